@@ -1,0 +1,19 @@
+# The two commands of the README: `make run` and `make test`. Both install what they need.
+PACKAGES := vardlinje telephony calls identity ivr agents routing sms webrtc config advice
+
+.PHONY: setup run test lint typecheck
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	.venv/bin/vardlinje run
+
+lint: setup
+	.venv/bin/ruff check $(PACKAGES) tests bench migrations
+
+typecheck: setup
+	.venv/bin/mypy $(PACKAGES)
+
+test: setup lint typecheck
+	.venv/bin/pytest

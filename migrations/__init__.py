@@ -1,0 +1,1 @@
+"""Alembic migrations of the SQL schema (SQLite by default, PostgreSQL supported)."""

@@ -1,0 +1,41 @@
+"""Where rendered prompts live and the media URI Asterisk plays them by.
+
+Private Asterisk: files in the run's sounds folder inside the root, played by absolute path.
+External Asterisk: files in the app's data folder, served by the app over HTTP and fetched
+by Asterisk's HTTP media cache (`sound:http://…/prompts/NAME.wav`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.texts import PROMPTS
+
+from .prompts import render_prompt
+
+
+@dataclass(frozen=True)
+class PromptStore:
+    directory: Path  # where this app writes the files
+    asterisk_prefix: str  # how Asterisk reaches that folder: an absolute path or an http URL
+
+    def file(self, name: str, language: str = "sv") -> Path:
+        return self.directory / f"{_stem(name, language)}.wav"
+
+    def uri(self, name: str, language: str = "sv") -> str:
+        stem = _stem(name, language)
+        if self.asterisk_prefix.startswith(("http://", "https://")):
+            return f"sound:{self.asterisk_prefix.rstrip('/')}/{stem}.wav"
+        return f"sound:{self.asterisk_prefix.rstrip('/')}/{stem}"
+
+    def render(self, names: tuple[str, ...] | None = None) -> list[Path]:
+        out = []
+        for name in names or tuple(PROMPTS):
+            for language, text in PROMPTS[name].items():
+                out.append(render_prompt(text, self.file(name, language), language=language))
+        return out
+
+
+def _stem(name: str, language: str) -> str:
+    return name if language == "sv" else f"{name}.{language}"

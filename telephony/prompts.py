@@ -1,0 +1,60 @@
+"""Prompts rendered from text: espeak-ng (Swedish voice `sv`, English `en`) and sox make an
+8 kHz mono 16-bit WAV that Asterisk plays without transcoding surprises.
+
+Rendered files are cached by a hash of voice and text, so a restart re-renders nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+log = logging.getLogger("vardlinje.prompts")
+
+VOICES = {"sv": "sv", "en": "en"}
+
+
+class PromptError(RuntimeError):
+    """A prompt could not be rendered; the message names the tool and what it said."""
+
+
+def missing_tools() -> list[str]:
+    return [tool for tool in ("espeak-ng", "sox") if shutil.which(tool) is None]
+
+
+def render_prompt(text: str, out: Path, *, language: str = "sv", speed: int = 150) -> Path:
+    """Render `text` to `out` (a .wav path). Returns `out`. Skips work if `out` is current."""
+    if language not in VOICES:
+        raise PromptError(f"no voice for language {language!r} (have: {', '.join(VOICES)})")
+    missing = missing_tools()
+    if missing:
+        raise PromptError(f"cannot render prompts: {', '.join(missing)} missing (apt-get install espeak-ng sox)")
+    digest = hashlib.sha256(f"{language}|{speed}|{text}".encode()).hexdigest()[:16]
+    stamp = out.with_suffix(".src")
+    if out.exists() and stamp.exists() and stamp.read_text() == digest:
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        _run(["espeak-ng", "-v", VOICES[language], "-s", str(speed), "-w", str(raw), text])
+        _run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(out)])
+    stamp.write_text(digest)
+    return out
+
+
+def duration_seconds(path: Path) -> float:
+    done = subprocess.run(["soxi", "-D", str(path)], capture_output=True, text=True, check=False)
+    try:
+        return float(done.stdout.strip())
+    except ValueError as exc:
+        raise PromptError(f"soxi could not read {path}: {done.stderr.strip()}") from exc
+
+
+def _run(cmd: list[str]) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise PromptError(f"{cmd[0]} failed ({done.returncode}): {done.stderr.strip()[:300]}")

@@ -1,0 +1,129 @@
+"""A real SIP caller, driven through sipp: used by `vardlinje call` and the integration tests.
+
+The scenario calls a number, waits for the far end to answer and later hang up (as the
+greeting does), and answers the BYE. `-key caller …` sets the caller number.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="Vardlinje caller: call, wait for the far end to hang up">
+  <send retrans="500">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Subject: Vardlinje test call
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 8 0 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="BYE" timeout="[hold_ms]"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <ResponseTimeRepartition value="100, 500, 1000"/>
+</scenario>
+"""
+
+
+@dataclass
+class SippResult:
+    returncode: int
+    seconds: float
+    output: str
+    errors: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def _free_udp() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def place_call(
+    host: str,
+    port: int,
+    number: str,
+    *,
+    caller: str = "+46701234567",
+    hold_seconds: float = 60.0,
+    sipp: str | None = None,
+) -> SippResult:
+    """Call `number` at host:port and wait until the far end hangs up (sipp exit 0), or fail."""
+    binary = sipp or shutil.which("sipp")
+    if binary is None:
+        raise FileNotFoundError("sipp is missing: apt-get install sip-tester")
+    hold_ms = int(hold_seconds * 1000)
+    with tempfile.TemporaryDirectory(prefix="vardlinje-sipp-") as tmp:
+        scenario = Path(tmp) / "call.xml"
+        scenario.write_text(SCENARIO.replace("[hold_ms]", str(hold_ms)))
+        errors = Path(tmp) / "errors.log"
+        cmd = [
+            binary, f"{host}:{port}", "-sf", str(scenario), "-s", number, "-key", "caller", caller,
+            "-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(_free_udp()), "-cp", str(_free_udp()),
+            "-mp", str(_free_udp()), "-timeout", f"{int(hold_seconds) + 30}s", "-timeout_error",
+            "-nostdin", "-trace_err", "-error_file", str(errors),
+        ]
+        start = time.monotonic()
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=hold_seconds + 60, cwd=tmp)
+        seconds = time.monotonic() - start
+        err_text = errors.read_text(errors="replace") if errors.exists() else ""
+        return SippResult(done.returncode, seconds, (done.stdout + done.stderr)[-4000:], err_text[-4000:])

@@ -1,0 +1,105 @@
+"""The whole path on real parts: sipp calls 1177 through the real Asterisk 22, the Stasis app
+answers, plays the Swedish greeting, hangs up, and the call record shows it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from calls import service as calls
+from ivr.greeting import GreetingHandler
+from telephony.ari.client import AriClient
+from telephony.asterisk.private import PrivateAsterisk
+from telephony.leader import LeaderLease
+from telephony.media import PromptStore
+from telephony.prompts import duration_seconds
+from telephony.runtime import Telephony
+from telephony.sipp import place_call
+from vardlinje.db import Database
+from vardlinje.migrate import upgrade
+
+pytestmark = pytest.mark.asterisk
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+async def app_db(tmp_path: Path) -> Database:
+    url = f"sqlite:///{tmp_path}/calls.db"
+    upgrade(url)
+    return Database.from_url(url)
+
+
+async def _wait_ended(db: Database, timeout: float = 10) -> list:  # type: ignore[type-arg]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        done = await db.run(lambda s: [c for c in s.exec(calls.select(calls.Call)) if c.ended_at is not None])
+        if done:
+            return done
+        await asyncio.sleep(0.1)
+    raise AssertionError("no call record was closed")
+
+
+async def test_sipp_call_is_answered_greeted_and_ended(
+    asterisk: PrivateAsterisk, redis_url: str, app_db: Database
+) -> None:
+    """A SIP call to 1177 lands in the Stasis app, is answered, hears the greeting to the end
+    and is hung up by the app; sipp sees a clean call and the record has every step."""
+    prompts = PromptStore(asterisk.sounds_dir, str(asterisk.config.sounds))
+    greeting_len = duration_seconds(prompts.file("greeting"))
+    async with aiohttp.ClientSession() as http:
+        ari = AriClient(http, asterisk.ari_url, asterisk.config.ari_user, asterisk.config.ari_password,
+                        asterisk.config.app_name)
+        redis = Redis.from_url(redis_url)
+        lease = LeaderLease(redis, f"test:leader:{asterisk.config.app_name}", "pytest", 10)
+        telephony = Telephony(ari, GreetingHandler(ari, app_db, prompts, now), lease)
+        stop = asyncio.Event()
+        task = asyncio.create_task(telephony.run(stop))
+        try:
+            await asyncio.wait_for(ari.connected.wait(), 10)
+            result = await asyncio.to_thread(
+                place_call, asterisk.config.bind_address, asterisk.config.sip_port, "1177", hold_seconds=30
+            )
+            assert result.ok, f"sipp failed ({result.returncode}):\n{result.output}\n{result.errors}\n{asterisk.tail_log()}"
+            ended = await _wait_ended(app_db)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+            await redis.aclose()
+    call = ended[0]
+    assert call.dialled_number == "1177"
+    assert call.caller_number == "+46701234567"
+    assert call.end_reason == "completed"
+    kinds = await app_db.run(lambda s: [e.kind for e in calls.events(s, call.id)])
+    assert kinds == ["call.started", "stasis.started", "call.answered", "prompt.started", "prompt.finished",
+                     "stasis.ended", "call.ended"], kinds
+    evs = await app_db.run(lambda s: calls.events(s, call.id))
+    finished = next(e for e in evs if e.kind == "prompt.finished")
+    assert finished.data["state"] == "done"
+    played = (finished.at - next(e for e in evs if e.kind == "prompt.started").at).total_seconds()
+    # The whole greeting was played, not cut short (and not padded by waiting for something).
+    assert greeting_len - 0.5 < played < greeting_len + 1.5, (played, greeting_len)
+    # sipp waited for the app's BYE: the call lasted at least as long as the greeting.
+    assert result.seconds > greeting_len
+
+
+async def test_caller_is_not_stranded_when_the_app_is_down(asterisk: PrivateAsterisk) -> None:
+    """With no app connected, the dialplan retries Stasis, then plays the technical-problem
+    messages and hangs up cleanly: the caller is never left in silence."""
+    result = await asyncio.to_thread(
+        place_call, asterisk.config.bind_address, asterisk.config.sip_port, "1177", hold_seconds=60
+    )
+    assert result.ok, f"sipp failed ({result.returncode}):\n{result.output}\n{result.errors}"
+    prompts = PromptStore(asterisk.sounds_dir, str(asterisk.config.sounds))
+    spoken = duration_seconds(prompts.file("fallback-retry")) + duration_seconds(prompts.file("fallback-final"))
+    # Retries (about one second each) plus both messages: far longer than an immediate hang-up.
+    assert result.seconds > asterisk.config.stasis_retries + spoken - 1, (result.seconds, spoken)
+    log = asterisk.log_file.read_text(errors="replace")
+    assert "Vardlinje app unavailable" in log

@@ -1,0 +1,89 @@
+"""The aiohttp application: typed state, routes of every capability, background tasks.
+
+`create_app` only assembles; what runs around it (Redis, Asterisk, the web server) is started
+by `vardlinje.runner`. Background work (the telephony connection) runs through cleanup_ctx,
+so it starts and stops with the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import suppress
+from pathlib import Path
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from telephony.runtime import Telephony
+
+from . import appkeys
+from .db import Database
+from .settings import Settings
+
+PROMPT_DIR = web.AppKey("prompt_dir", Path)
+_PROMPT_NAME = re.compile(r"^[a-z0-9-]+(\.[a-z]{2})?\.wav$")
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    redis: Redis,
+    *,
+    telephony: Telephony | None = None,
+    prompt_dir: Path | None = None,
+) -> web.Application:
+    app = web.Application()
+    app[appkeys.SETTINGS] = settings
+    app[appkeys.DB] = db
+    app[appkeys.REDIS] = redis
+    if telephony is not None:
+        app[appkeys.TELEPHONY] = telephony
+        app.cleanup_ctx.append(_telephony_task)
+    if prompt_dir is not None:
+        app[PROMPT_DIR] = prompt_dir
+        app.router.add_get("/prompts/{name}", prompt_file)
+    app.router.add_get("/healthz", healthz)
+    _setup_identity(app)
+    return app
+
+
+def _setup_identity(app: web.Application) -> None:
+    from identity.http import setup_identity
+
+    setup_identity(app)
+
+
+async def _telephony_task(app: web.Application) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[appkeys.TELEPHONY].run(stop), name="telephony")
+    yield
+    stop.set()
+    with suppress(asyncio.CancelledError):
+        try:
+            await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            task.cancel()
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness and leadership, for load balancers and `vardlinje doctor`."""
+    app = request.app
+    telephony = app.get(appkeys.TELEPHONY)
+    body: dict[str, object] = {"status": "ok"}
+    if telephony is not None:
+        body["leader"] = telephony.is_leader.is_set()
+        body["ari_connected"] = telephony.ari.connected.is_set()
+    return web.json_response(body)
+
+
+async def prompt_file(request: web.Request) -> web.StreamResponse:
+    """Rendered prompts for an external Asterisk's HTTP media cache."""
+    name = request.match_info["name"]
+    if not _PROMPT_NAME.match(name):
+        raise web.HTTPNotFound(text="no such prompt")
+    path = request.app[PROMPT_DIR] / name
+    if not path.is_file():
+        raise web.HTTPNotFound(text="no such prompt")
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "max-age=300"})

@@ -1,0 +1,16 @@
+"""Typed keys of the aiohttp application's state: the only shared state the app has."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from telephony.runtime import Telephony
+
+from .db import Database
+from .settings import Settings
+
+SETTINGS = web.AppKey("settings", Settings)
+DB = web.AppKey("db", Database)
+REDIS = web.AppKey("redis", Redis)
+TELEPHONY = web.AppKey("telephony", Telephony)

@@ -1,0 +1,95 @@
+"""`vardlinje`: the command line. Each command loads and validates the settings first, so a
+bad setting is reported by name before anything starts."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+from .logs import setup_logging
+from .settings import Settings, SettingsError, load_settings
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """Vårdlinje: nurse advice phone line (1177-style)."""
+
+
+@main.command()
+def run() -> None:
+    """Start Redis, Asterisk and the app; Ctrl-C stops all of it."""
+    from .runner import RunError, run as run_stack
+
+    settings = _settings()
+    setup_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(run_stack(settings))
+    except RunError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.argument("number", default="1177")
+@click.option("--caller", default="+46701234567", show_default=True, help="the caller's number")
+def call(number: str, caller: str) -> None:
+    """Place a test call into the running stack with sipp."""
+    from .runner import RunError, call_from_state
+
+    try:
+        sys.exit(call_from_state(_settings(), number, caller))
+    except RunError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+def doctor() -> None:
+    """Check every dependency and say what is wrong and how to fix it."""
+    from .doctor import run_checks
+
+    ok = asyncio.run(run_checks(_settings()))
+    sys.exit(0 if ok else 1)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database to REVISION (default: the newest)."""
+    from .migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's revision and the newest one."""
+    from .migrate import is_current
+
+    current, rev, head = is_current(_settings().database_url)
+    click.echo(f"database: {rev or 'empty'}; newest: {head}; {'current' if current else 'needs `vardlinje db upgrade`'}")
+
+
+def _register_user_commands() -> None:
+    from identity.cli import user_group
+
+    main.add_command(user_group)
+
+
+_register_user_commands()

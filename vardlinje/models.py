@@ -1,0 +1,6 @@
+"""Every table of the app, imported in one place so Alembic and tests see the whole schema."""
+
+from calls.models import Call, CallEvent
+from identity.models import ApiToken, CareProvider, CareProviderRegion, LoginSession, Region, User, UserRegion
+
+__all__ = ["ApiToken", "Call", "CallEvent", "CareProvider", "CareProviderRegion", "LoginSession", "Region", "User", "UserRegion"]

@@ -1,0 +1,193 @@
+"""`vardlinje run`: start Redis (unless one answers at the configured URL), migrate and seed
+the database, start the private Asterisk (or reach the external one), start the app, print
+how to log in and call in, and stop everything it started on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+from contextlib import AsyncExitStack
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from redis.asyncio import Redis
+
+from ivr.greeting import GreetingHandler
+from telephony.ari.client import AriClient
+from telephony.asterisk.private import PrivateAsterisk, check_root, clear_stale, default_root
+from telephony.leader import LeaderLease
+from telephony.media import PromptStore
+from telephony.runtime import Telephony
+
+from . import demo, procs
+from .app import create_app
+from .db import Database, utcnow
+from .migrate import upgrade
+from .settings import Settings
+
+log = logging.getLogger("vardlinje.run")
+
+
+class RunError(RuntimeError):
+    """`vardlinje run` cannot start; the message says what to change."""
+
+
+def state_file(settings: Settings) -> Path:
+    return settings.data_dir / "run.json"
+
+
+async def _redis_answers(url: str) -> bool:
+    client = Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        return bool(await client.ping())
+    except Exception:
+        return False
+    finally:
+        await client.aclose()
+
+
+def _port_free(host: str, port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        if kind == socket.SOCK_STREAM:
+            # As servers do: connections of a killed predecessor in TIME_WAIT do not block.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def instance_id(settings: Settings) -> str:
+    return settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+
+
+async def run(settings: Settings) -> None:
+    data_dir = settings.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    async with AsyncExitStack() as stack:
+        redis_url = settings.redis_url
+        if not await _redis_answers(redis_url):
+            parts = urlsplit(redis_url)
+            host, port = parts.hostname or "127.0.0.1", parts.port or 6379
+            if not _port_free(host, port, socket.SOCK_STREAM):
+                raise RunError(f"VARDLINJE_REDIS_URL {redis_url}: port {port} is taken by something that is not Redis")
+            proc, redis_url = procs.start_redis(data_dir / "redis", port, host)
+            stack.callback(procs.stop, proc)
+            log.info("started Redis at %s (data in %s)", redis_url, data_dir / "redis")
+        redis = Redis.from_url(redis_url)
+        stack.push_async_callback(redis.aclose)
+
+        await asyncio.to_thread(upgrade, settings.database_url)
+        db = Database.from_url(settings.database_url)
+        stack.callback(db.dispose)
+        accounts = await db.run(lambda s: demo.seed(s, data_dir / "demo-credentials.json", utcnow()))
+
+        cfg = settings.asterisk
+        if cfg.mode == "private":
+            root = cfg.root or default_root()
+            await asyncio.to_thread(check_root, root)
+            # What a killed run left behind goes first; its Asterisk may need a moment to let
+            # go of its ports, so a taken port is retried briefly before it is an error.
+            await asyncio.to_thread(clear_stale, root)
+            for port, kind, name in ((cfg.sip_port, socket.SOCK_DGRAM, "SIP_PORT"),
+                                     (cfg.http_port, socket.SOCK_STREAM, "HTTP_PORT")):
+                for _ in range(50):
+                    if _port_free(cfg.bind_address, port, kind):
+                        break
+                    await asyncio.sleep(0.1)
+                else:
+                    raise RunError(f"VARDLINJE_ASTERISK__{name}: port {port} is in use; choose another")
+            ast = PrivateAsterisk.create(
+                root, app_name=cfg.app_name, http_port=cfg.http_port, sip_port=cfg.sip_port,
+                rtp=(cfg.rtp_start, cfg.rtp_end), bind_address=cfg.bind_address, run_name="run",
+            )
+            prompts = PromptStore(ast.sounds_dir, str(ast.config.sounds))
+            await asyncio.to_thread(prompts.render)
+            await asyncio.to_thread(ast.start)
+            stack.callback(ast.stop)
+            ari_url, ari_user, ari_password = ast.ari_url, ast.config.ari_user, ast.config.ari_password
+            sip = (cfg.bind_address, ast.config.sip_port)
+        else:
+            prompts = PromptStore(data_dir / "prompts", cfg.media_base_url or f"{settings.http.public_url}/prompts")
+            await asyncio.to_thread(prompts.render)
+            ari_url, ari_user, ari_password = cfg.ari_url, cfg.ari_user, cfg.ari_password.get_secret_value()
+            sip = (urlsplit(cfg.ari_url).hostname or "127.0.0.1", cfg.sip_port)
+
+        http = aiohttp.ClientSession()
+        stack.push_async_callback(http.close)
+        ari = AriClient(http, ari_url, ari_user, ari_password, cfg.app_name)
+        lease = LeaderLease(redis, f"vardlinje:leader:{cfg.app_name}", instance_id(settings),
+                            settings.leader.lease_seconds)
+        telephony = Telephony(ari, GreetingHandler(ari, db, prompts, utcnow), lease,
+                              renew_every=settings.leader.renew_every_seconds)
+        app = create_app(settings, db, redis, telephony=telephony, prompt_dir=prompts.directory)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        try:
+            await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+        except OSError as exc:
+            raise RunError(f"VARDLINJE_HTTP__PORT: cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from exc
+
+        state = {"sip_host": sip[0], "sip_port": sip[1], "web": settings.http.public_url, "pid": os.getpid(),
+                 "redis_url": redis_url, "ari": {"url": ari_url, "user": ari_user, "password": ari_password}}
+        fd = os.open(state_file(settings), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            json.dump(state, f)
+        stack.callback(lambda: state_file(settings).unlink(missing_ok=True))
+        try:
+            await asyncio.wait_for(ari.connected.wait(), 15)
+        except TimeoutError:
+            log.warning("the app has not connected to Asterisk's ARI yet; calls get the fallback message")
+        _banner(settings, accounts, sip)
+
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping")
+
+
+def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str, int]) -> None:
+    lines = [
+        "",
+        "Vårdlinje is running.",
+        f"  Web:            {settings.http.public_url}/login",
+        "  Demo accounts:  " + "\n                  ".join(
+            f"{a.username:16} {a.password}  ({', '.join(a.roles)}, {a.display_name})" for a in accounts),
+        f"  Call in:        sip:1177@{sip[0]}:{sip[1]}  (any SIP softphone on this host)",
+        "  Test call:      .venv/bin/vardlinje call 1177   (in another terminal; uses sipp)",
+        "  Health:         .venv/bin/vardlinje doctor",
+        "  Stop:           Ctrl-C",
+        "",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def call_from_state(settings: Settings, number: str, caller: str) -> int:
+    """`vardlinje call`: place a sipp call into the running stack and report how it went."""
+    from telephony.sipp import place_call
+
+    try:
+        state = json.loads(state_file(settings).read_text())
+    except (OSError, ValueError) as exc:
+        raise RunError(f"no running Vårdlinje found ({state_file(settings)}): start it with `make run`") from exc
+    print(f"Calling {number} at {state['sip_host']}:{state['sip_port']} as {caller} ...", flush=True)
+    try:
+        result = place_call(state["sip_host"], int(state["sip_port"]), number, caller=caller, hold_seconds=120)
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        raise RunError(str(exc)) from exc
+    if result.ok:
+        print(f"The call was answered and ended by Vårdlinje after {result.seconds:.1f} s.")
+        return 0
+    print(f"The call failed (sipp exit {result.returncode}):\n{result.errors or result.output}")
+    return 1

@@ -1,0 +1,136 @@
+"""Settings: environment variables (prefix VARDLINJE_, nested with __) over a TOML file.
+
+The file is `VARDLINJE_SETTINGS_FILE` (default: ./vardlinje.toml when it exists). Settings
+are validated at start; `load_settings` raises SettingsError naming each bad setting by the
+environment variable and the file key that set it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class SettingsError(ValueError):
+    """Invalid settings; the message lists every problem with the setting's name."""
+
+
+class AsteriskSettings(BaseModel):
+    mode: Literal["private", "external"] = Field(
+        "private",
+        description="private: the project's own Asterisk 22 in a Debian root (started by `vardlinje run`); "
+        "external: an Asterisk you run, reached at ari_url",
+    )
+    root: Path | None = Field(None, description="private mode: the Asterisk root (default ~/.cache/vardlinje/asterisk-root)")
+    ari_url: str = Field("http://127.0.0.1:8088", description="external mode: Asterisk's HTTP server")
+    ari_user: str = "vardlinje"
+    ari_password: SecretStr = SecretStr("")
+    app_name: str = Field("vardlinje", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    bind_address: str = "127.0.0.1"
+    http_port: int = Field(8088, ge=1, le=65535)
+    sip_port: int = Field(5060, ge=1, le=65535)
+    rtp_start: int = Field(10000, ge=1024, le=65534)
+    rtp_end: int = Field(10999, ge=1025, le=65535)
+    media_base_url: str = Field(
+        "",
+        description="external mode: URL under which Asterisk fetches rendered prompts from this app over HTTP",
+    )
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: str = Field("http://127.0.0.1:8080", description="the URL users and webhooks reach the app at")
+
+
+class AuthSettings(BaseModel):
+    session_hours: float = Field(12.0, gt=0, le=24 * 14)
+    cookie_secure: bool = Field(False, description="set true behind HTTPS so cookies never travel in clear")
+    login_attempts: int = Field(5, ge=1, description="failed logins per user and address before throttling")
+    login_window_seconds: int = Field(900, ge=1)
+
+
+class LeaderSettings(BaseModel):
+    lease_seconds: float = Field(10.0, gt=1)
+    renew_every_seconds: float = Field(3.0, gt=0)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VARDLINJE_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = Field("sqlite:///var/vardlinje.db", description="SQLAlchemy URL; postgresql+psycopg://… for PostgreSQL")
+    redis_url: str = Field("redis://127.0.0.1:6379/0")
+    data_dir: Path = Field(Path("var"), description="prompts, uploads and run state")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    instance_id: str = Field("", description="this app instance's name in the leader lease (default host:pid)")
+    asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    leader: LeaderSettings = Field(default_factory=LeaderSettings)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlFile(settings_cls))
+
+
+class _TomlFile(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.path = settings_file()
+        self.data: dict[str, Any] = {}
+        if self.path is not None:
+            try:
+                self.data = tomllib.loads(self.path.read_text())
+            except OSError as exc:
+                raise SettingsError(f"settings file {self.path}: cannot read: {exc}") from exc
+            except tomllib.TOMLDecodeError as exc:
+                raise SettingsError(f"settings file {self.path}: not valid TOML: {exc}") from exc
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def settings_file() -> Path | None:
+    explicit = os.environ.get("VARDLINJE_SETTINGS_FILE")
+    if explicit:
+        return Path(explicit)
+    default = Path("vardlinje.toml")
+    return default if default.exists() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        source = settings_file()
+        for err in exc.errors():
+            loc = [str(p) for p in err["loc"]]
+            env = "VARDLINJE_" + "__".join(p.upper() for p in loc)
+            key = ".".join(loc)
+            where = f"{env} / {source}: {key}" if source else env
+            lines.append(f"  {where}: {err['msg']}")
+        raise SettingsError("invalid settings:\n" + "\n".join(lines)) from exc
