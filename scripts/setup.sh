@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-PACKAGES=(redis-server sip-tester espeak-ng sox debootstrap postgresql util-linux ca-certificates)
+PACKAGES=(redis-server sip-tester espeak-ng sox debootstrap postgresql util-linux ca-certificates docker-compose)
 missing=()
 for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

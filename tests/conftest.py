@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def pg_server() -> Iterator[str]:
     if not (procs.PG_BIN / "initdb").exists():
         pytest.fail("PostgreSQL 15 server is missing: apt-get install postgresql", pytrace=False)
+    _remove_stale_clusters()
     # Not under pytest's 0700 temp root: the postgres user must reach its data directory.
     directory = Path(tempfile.mkdtemp(prefix="vardlinje-pg-"))
     try:
@@ -50,6 +52,19 @@ def pg_server() -> Iterator[str]:
     yield url
     procs.stop(proc)
     shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_stale_clusters() -> None:
+    """Clusters of test runs that were killed (their postgres died with them)."""
+    for directory in Path(tempfile.gettempdir()).glob("vardlinje-pg-*"):
+        pid_file = directory / "data" / "postmaster.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            alive = Path(f"/proc/{pid}").exists()
+        except (OSError, ValueError, IndexError):
+            alive = time.time() - directory.stat().st_mtime < 120
+        if not alive:
+            shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -99,3 +114,21 @@ def asterisk() -> Iterator[PrivateAsterisk]:
 def sipp() -> str:
     _need("sipp", "apt-get install sip-tester")
     return shutil.which("sipp") or "sipp"
+
+
+_REAL_PART_RESULTS: list[tuple[str, str]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and "asterisk" in report.keywords:
+        _REAL_PART_RESULTS.append((report.nodeid, report.outcome))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly which tests ran against the real Asterisk 22 and sipp, so a green run
+    cannot hide that they did not run."""
+    if not _REAL_PART_RESULTS:
+        return
+    terminalreporter.section("real Asterisk 22 + sipp tests")
+    for nodeid, outcome in _REAL_PART_RESULTS:
+        terminalreporter.write_line(f"{outcome.upper():8} {nodeid}")

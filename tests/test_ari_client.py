@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from telephony.ari.backoff import backoff_delay
-from telephony.ari.client import AriClient, ApplicationReplacedError
+from telephony.ari.client import ApplicationReplacedError, AriClient
 from telephony.ari.dispatch import OrderedDispatcher
 from telephony.ari.errors import AriConflict, AriNotFound, AriUnavailable
 from telephony.ari.models import ChannelDestroyed, Event, StasisStart, parse_event

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from calls.models import Call
 from ivr.greeting import GreetingHandler
-from telephony.ari.client import AriClient, ApplicationReplacedError
+from telephony.ari.client import ApplicationReplacedError, AriClient
 from telephony.asterisk.private import PrivateAsterisk
 from telephony.leader import LeaderLease
 from telephony.media import PromptStore

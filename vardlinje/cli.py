@@ -27,7 +27,8 @@ def main() -> None:
 @main.command()
 def run() -> None:
     """Start Redis, Asterisk and the app; Ctrl-C stops all of it."""
-    from .runner import RunError, run as run_stack
+    from .runner import RunError
+    from .runner import run as run_stack
 
     settings = _settings()
     setup_logging(settings.log_level, settings.log_format)

@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
@@ -20,7 +20,12 @@ class SettingsError(ValueError):
     """Invalid settings; the message lists every problem with the setting's name."""
 
 
-class AsteriskSettings(BaseModel):
+class _Section(BaseModel):
+    # A misspelt key is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class AsteriskSettings(_Section):
     mode: Literal["private", "external"] = Field(
         "private",
         description="private: the project's own Asterisk 22 in a Debian root (started by `vardlinje run`); "
@@ -42,20 +47,20 @@ class AsteriskSettings(BaseModel):
     )
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = Field("http://127.0.0.1:8080", description="the URL users and webhooks reach the app at")
 
 
-class AuthSettings(BaseModel):
+class AuthSettings(_Section):
     session_hours: float = Field(12.0, gt=0, le=24 * 14)
     cookie_secure: bool = Field(False, description="set true behind HTTPS so cookies never travel in clear")
     login_attempts: int = Field(5, ge=1, description="failed logins per user and address before throttling")
     login_window_seconds: int = Field(900, ge=1)
 
 
-class LeaderSettings(BaseModel):
+class LeaderSettings(_Section):
     lease_seconds: float = Field(10.0, gt=1)
     renew_every_seconds: float = Field(3.0, gt=0)
 
