@@ -23,10 +23,19 @@ class PromptStore:
     def file(self, name: str, language: str = "sv") -> Path:
         return self.directory / f"{_stem(name, language)}.wav"
 
+    def version(self, name: str, language: str = "sv") -> str:
+        """The digest of the prompt's current text (written when it was rendered)."""
+        try:
+            return self.file(name, language).with_suffix(".src").read_text().strip()
+        except OSError:
+            return "unrendered"
+
     def uri(self, name: str, language: str = "sv") -> str:
         stem = _stem(name, language)
         if self.asterisk_prefix.startswith(("http://", "https://")):
-            return f"sound:{self.asterisk_prefix.rstrip('/')}/{stem}.wav"
+            # The text's digest in the URL: a changed prompt is a new URL, so Asterisk's
+            # media cache never plays a stale recording.
+            return f"sound:{self.asterisk_prefix.rstrip('/')}/{self.version(name, language)}/{stem}.wav"
         return f"sound:{self.asterisk_prefix.rstrip('/')}/{stem}"
 
     def render(self, names: tuple[str, ...] | None = None) -> list[Path]:

@@ -4,11 +4,14 @@ answers, plays the Swedish greeting, hangs up, and the call record shows it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
+from aiohttp import web
 from redis.asyncio import Redis
 
 from calls import service as calls
@@ -20,8 +23,11 @@ from telephony.media import PromptStore
 from telephony.prompts import duration_seconds
 from telephony.runtime import Telephony
 from telephony.sipp import place_call
+from vardlinje.app import create_app
 from vardlinje.db import Database
 from vardlinje.migrate import upgrade
+from vardlinje.procs import free_port
+from vardlinje.settings import load_settings
 
 pytestmark = pytest.mark.asterisk
 
@@ -47,12 +53,38 @@ async def _wait_ended(db: Database, timeout: float = 10) -> list:  # type: ignor
     raise AssertionError("no call record was closed")
 
 
+@asynccontextmanager
+async def prompt_server(asterisk: PrivateAsterisk, redis_url: str, app_db: Database) -> AsyncIterator[str]:
+    """The app's own HTTP server, serving the rendered prompts as it does for an external Asterisk."""
+    redis = Redis.from_url(redis_url)
+    app = create_app(load_settings(), app_db, redis, prompt_dir=asterisk.sounds_dir)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}/prompts"
+    await runner.cleanup()
+    await redis.aclose()
+
+
+@pytest.mark.parametrize("media", ["file", "http"])
 async def test_sipp_call_is_answered_greeted_and_ended(
-    asterisk: PrivateAsterisk, redis_url: str, app_db: Database
+    asterisk: PrivateAsterisk, redis_url: str, app_db: Database, media: str
 ) -> None:
     """A SIP call to 1177 lands in the Stasis app, is answered, hears the greeting to the end
-    and is hung up by the app; sipp sees a clean call and the record has every step."""
-    prompts = PromptStore(asterisk.sounds_dir, str(asterisk.config.sounds))
+    and is hung up by the app; sipp sees a clean call and the record has every step. With
+    `http` the greeting is fetched from the app over HTTP by Asterisk's media cache, the way a
+    production Asterisk outside our root plays our prompts."""
+    async with AsyncExitStack() as stack:
+        if media == "file":
+            prefix = str(asterisk.config.sounds)
+        else:
+            prefix = await stack.enter_async_context(prompt_server(asterisk, redis_url, app_db))
+        await _call_and_check(asterisk, redis_url, app_db, prefix)
+
+
+async def _call_and_check(asterisk: PrivateAsterisk, redis_url: str, app_db: Database, prefix: str) -> None:
+    prompts = PromptStore(asterisk.sounds_dir, prefix)
     greeting_len = duration_seconds(prompts.file("greeting"))
     async with aiohttp.ClientSession() as http:
         ari = AriClient(http, asterisk.ari_url, asterisk.config.ari_user, asterisk.config.ari_password,
@@ -81,9 +113,11 @@ async def test_sipp_call_is_answered_greeted_and_ended(
     assert kinds == ["call.started", "stasis.started", "call.answered", "prompt.started", "prompt.finished",
                      "stasis.ended", "call.ended"], kinds
     evs = await app_db.run(lambda s: calls.events(s, call.id))
+    started = next(e for e in evs if e.kind == "prompt.started")
+    assert started.data["media"] == prompts.uri("greeting") and started.data["media"].startswith(f"sound:{prefix}")
     finished = next(e for e in evs if e.kind == "prompt.finished")
     assert finished.data["state"] == "done"
-    played = (finished.at - next(e for e in evs if e.kind == "prompt.started").at).total_seconds()
+    played = (finished.at - started.at).total_seconds()
     # The whole greeting was played, not cut short (and not padded by waiting for something).
     assert greeting_len - 0.5 < played < greeting_len + 1.5, (played, greeting_len)
     # sipp waited for the app's BYE: the call lasted at least as long as the greeting.

@@ -43,7 +43,7 @@ def create_app(
         app.cleanup_ctx.append(_telephony_task)
     if prompt_dir is not None:
         app[PROMPT_DIR] = prompt_dir
-        app.router.add_get("/prompts/{name}", prompt_file)
+        app.router.add_get("/prompts/{version}/{name}", prompt_file)
     app.router.add_get("/healthz", healthz)
     _setup_identity(app)
     return app
@@ -79,11 +79,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def prompt_file(request: web.Request) -> web.StreamResponse:
-    """Rendered prompts for an external Asterisk's HTTP media cache."""
+    """Rendered prompts for an external Asterisk's HTTP media cache. The URL carries the
+    digest of the prompt's text; an outdated digest is a 404, never the wrong recording."""
     name = request.match_info["name"]
     if not _PROMPT_NAME.match(name):
         raise web.HTTPNotFound(text="no such prompt")
     path = request.app[PROMPT_DIR] / name
-    if not path.is_file():
-        raise web.HTTPNotFound(text="no such prompt")
-    return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "max-age=300"})
+    try:
+        current = path.with_suffix(".src").read_text().strip()
+    except OSError:
+        raise web.HTTPNotFound(text="no such prompt") from None
+    if request.match_info["version"] != current or not path.is_file():
+        raise web.HTTPNotFound(text="no such prompt version")
+    # Content-addressed, so it may be cached for long.
+    return web.FileResponse(path, headers={"Content-Type": "audio/x-wav", "Cache-Control": "max-age=86400"})

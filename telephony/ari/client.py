@@ -132,6 +132,26 @@ class AriClient:
             "POST", f"/channels/{quote(channel_id)}/variable", params={"variable": name, "value": value}
         )
 
+    async def put_dynamic_object(
+        self, config_class: str, object_type: str, object_id: str, fields: dict[str, str]
+    ) -> dict[str, str]:
+        """Create or update a configuration object (e.g. res_pjsip endpoint) at run time.
+
+        Needs sorcery.conf to map the object type to a writable store (astdb); returns the
+        object's fields as Asterisk now holds them."""
+        body = {"fields": [{"attribute": k, "value": v} for k, v in fields.items()]}
+        path = f"/asterisk/config/dynamic/{quote(config_class)}/{quote(object_type)}/{quote(object_id)}"
+        result = await self.request("PUT", path, body=body)
+        return {f["attribute"]: f["value"] for f in result or []}
+
+    async def get_dynamic_object(self, config_class: str, object_type: str, object_id: str) -> dict[str, str]:
+        path = f"/asterisk/config/dynamic/{quote(config_class)}/{quote(object_type)}/{quote(object_id)}"
+        return {f["attribute"]: f["value"] for f in await self.request("GET", path) or []}
+
+    async def delete_dynamic_object(self, config_class: str, object_type: str, object_id: str) -> None:
+        path = f"/asterisk/config/dynamic/{quote(config_class)}/{quote(object_type)}/{quote(object_id)}"
+        await self.request("DELETE", path)
+
     # -- events -------------------------------------------------------------------------
 
     def events_url(self) -> str:

@@ -140,6 +140,7 @@ def clear_stale(root: Path) -> list[str]:
         if isinstance(pid, int) and _process_alive(pid) and _start_time(pid) == owner.get("unshare_start"):
             os.kill(pid, signal.SIGKILL)
         shutil.rmtree(run, ignore_errors=True)
+        shutil.rmtree(root / "var" / "cache" / f"vl-{run.name[-6:]}", ignore_errors=True)
         removed.append(run.name)
     if removed:
         log.info("removed %d stale Asterisk run(s): %s", len(removed), ", ".join(removed))
@@ -215,8 +216,9 @@ class PrivateAsterisk:
         return f"sound:{self.config.sounds}/{name}"
 
     def write_config(self) -> None:
-        for sub in ("etc", "run", "log", "spool", "db", "keys", "cache", "sounds"):
+        for sub in ("etc", "run", "log", "spool", "db", "keys", "sounds"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+        self.host(self.config.cache).mkdir(parents=True, exist_ok=True)
         for name, text in render(self.config).items():
             (self.run_dir / "etc" / name).write_text(text)
 
@@ -309,6 +311,7 @@ class PrivateAsterisk:
         self.process = None
         if remove:
             shutil.rmtree(self.run_dir, ignore_errors=True)
+            shutil.rmtree(self.host(self.config.cache), ignore_errors=True)
 
     def kill(self) -> None:
         """Kill Asterisk hard (tests of restart and recovery)."""

@@ -123,6 +123,13 @@ class AsteriskRunConfig:
         return self.run_dir / "etc"
 
     @property
+    def cache(self) -> PurePosixPath:
+        """Asterisk's media cache. Kept short on purpose: Asterisk 22 looks a cached file up
+        in a buffer sized from the media URI, so a cache path longer than the URI is cut off
+        and the playback fails ("does not exist in any format")."""
+        return PurePosixPath("/var/cache") / f"vl-{self.run_dir.name[-6:]}"
+
+    @property
     def sounds(self) -> PurePosixPath:
         return self.run_dir / "sounds"
 
@@ -136,7 +143,7 @@ def render(cfg: AsteriskRunConfig) -> dict[str, str]:
     d = cfg.run_dir
     files = {
         "asterisk.conf": f"""[directories]
-astcachedir => {d}/cache
+astcachedir => {cfg.cache}
 astetcdir => {cfg.etc}
 astmoddir => {cfg.moddir}
 astvarlibdir => /var/lib/asterisk
