@@ -95,3 +95,13 @@ def open_calls(session: Session) -> list[Call]:
 
 def events(session: Session, call_id: str) -> list[CallEvent]:
     return list(session.exec(select(CallEvent).where(CallEvent.call_id == call_id).order_by(col(CallEvent.id))))
+
+
+def set_region(session: Session, call_id: str, region_id: str, at: datetime, how: str) -> None:
+    """Record the region the call was resolved to, and how (dialled, caller, keyed, fallback)."""
+    call = session.get(Call, call_id)
+    if call is None:
+        return
+    call.region_id = region_id
+    session.add(call)
+    append(session, call_id, "ivr.region", at, channel_id=call.channel_id, data={"region": region_id, "how": how})

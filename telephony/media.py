@@ -7,12 +7,14 @@ by Asterisk's HTTP media cache (`sound:http://…/prompts/NAME.wav`).
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from ivr.model import Prompt
 from ivr.texts import PROMPTS
 
-from .prompts import render_prompt
+from .prompts import VOICES, render_music, render_prompt
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,26 @@ class PromptStore:
             return f"sound:{self.asterisk_prefix.rstrip('/')}/{self.version(name, language)}/{stem}.wav"
         return f"sound:{self.asterisk_prefix.rstrip('/')}/{stem}"
 
+    def uri_for(self, prompt: Prompt, language: str) -> str:
+        """Media URI of a menu prompt: its recording, or its text rendered on first use into
+        a file named by the text's hash (so edits never replay an old rendering)."""
+        if prompt.recording:
+            return self._file_uri(Path(prompt.recording).with_suffix(""))
+        text = prompt.for_language(language)
+        voice = language if language in VOICES else "sv"
+        digest = hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
+        out = self.directory / "t" / f"{digest}.wav"
+        render_prompt(text, out, language=voice)
+        return self._file_uri(PurePosixPath("t") / digest)
+
+    def _file_uri(self, stem: PurePosixPath | Path) -> str:
+        if self.asterisk_prefix.startswith(("http://", "https://")):
+            version = (self.directory / stem).with_suffix(".src").read_text().strip()
+            return f"sound:{self.asterisk_prefix.rstrip('/')}/{version}/{stem}.wav"
+        return f"sound:{self.asterisk_prefix.rstrip('/')}/{stem}"
+
     def render(self, names: tuple[str, ...] | None = None) -> list[Path]:
-        out = []
+        out = [render_music(self.directory / "music.wav")]
         for name in names or tuple(PROMPTS):
             for language, text in PROMPTS[name].items():
                 out.append(render_prompt(text, self.file(name, language), language=language))

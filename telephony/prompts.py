@@ -58,3 +58,26 @@ def _run(cmd: list[str]) -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise PromptError(f"{cmd[0]} failed ({done.returncode}): {done.stderr.strip()[:300]}")
+
+
+# A calm, quiet melody for callers on hold, synthesised so no licensed music is needed.
+_NOTES = ((523, 0.6), (659, 0.6), (784, 0.6), (659, 1.2), (587, 0.6), (523, 1.5))
+
+
+def render_music(out: Path) -> Path:
+    """Hold music (about 6 s, looped by the wait-announcement player)."""
+    if out.exists():
+        return out
+    missing = missing_tools()
+    if missing:
+        raise PromptError(f"cannot render hold music: {', '.join(missing)} missing")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cmd = ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(out)]
+    for i, (freq, seconds) in enumerate(_NOTES):
+        if i:
+            cmd.append(":")
+        cmd += ["synth", str(seconds), "sine", str(freq), "fade", "0.05", str(seconds), str(seconds / 3), "vol", "0.15"]
+    cmd += [":", "trim", "0", "1"]
+    _run(cmd)
+    out.with_suffix(".src").write_text("music-v1")
+    return out

@@ -35,18 +35,13 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
       s=-
       c=IN IP[media_ip_type] [media_ip]
       t=0 0
-      m=audio [media_port] RTP/AVP 8 0 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:0 PCMU/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-15
-
+[media]
     ]]>
   </send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
   <recv response="183" optional="true"/>
-  <recv response="200" rtd="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
   <send>
     <![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
@@ -61,7 +56,47 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <recv request="BYE" timeout="[hold_ms]"/>
+[steps]
+  <ResponseTimeRepartition value="100, 500, 1000"/>
+</scenario>
+"""
+
+
+MEDIA_RFC4733 = """      m=audio [media_port] RTP/AVP 8 0 101
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-15
+"""
+# Keys are sent as SIP INFO (application/dtmf-relay); without telephone-event in the offer,
+# Asterisk (dtmf_mode=auto_info) expects them that way.
+MEDIA_INFO = """      m=audio [media_port] RTP/AVP 8 0
+      a=rtpmap:8 PCMA/8000
+      a=rtpmap:0 PCMU/8000
+"""
+
+INFO = """  <pause milliseconds="{pause}"/>
+  <send>
+    <![CDATA[
+      INFO [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: [cseq] INFO
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/dtmf-relay
+      Content-Length: [len]
+
+      Signal={digit}
+      Duration=160
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+WAIT_BYE = """  <recv request="BYE" timeout="{hold_ms}"/>
   <send>
     <![CDATA[
       SIP/2.0 200 OK
@@ -75,9 +110,37 @@ SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <ResponseTimeRepartition value="100, 500, 1000"/>
-</scenario>
 """
+
+SEND_BYE = """  <pause milliseconds="{hold_ms}"/>
+  <send>
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:[caller]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: [cseq] BYE
+      Contact: <sip:[caller]@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+"""
+
+
+def scenario(keys: list[tuple[float, str]], *, hang_up_after: float | None, hold_seconds: float) -> str:
+    """The caller's script: after answer, press each key after its pause (seconds), then
+    either wait for the far end's BYE or hang up after `hang_up_after` seconds."""
+    steps = "".join(INFO.format(pause=int(p * 1000), digit=d) for p, d in keys)
+    if hang_up_after is None:
+        steps += WAIT_BYE.format(hold_ms=int(hold_seconds * 1000))
+    else:
+        steps += SEND_BYE.format(hold_ms=int(hang_up_after * 1000))
+    media = MEDIA_INFO if keys else MEDIA_RFC4733
+    return SCENARIO.replace("[steps]", steps).replace("[media]", media)
 
 
 @dataclass
@@ -105,25 +168,28 @@ def place_call(
     *,
     caller: str = "+46701234567",
     hold_seconds: float = 60.0,
+    keys: list[tuple[float, str]] | None = None,
+    hang_up_after: float | None = None,
     sipp: str | None = None,
 ) -> SippResult:
-    """Call `number` at host:port and wait until the far end hangs up (sipp exit 0), or fail."""
+    """Call `number` at host:port, press `keys` ((pause seconds, key) pairs), then wait until
+    the far end hangs up, or hang up after `hang_up_after` seconds. sipp exit 0 means the
+    call went exactly that way."""
     binary = sipp or shutil.which("sipp")
     if binary is None:
         raise FileNotFoundError("sipp is missing: apt-get install sip-tester")
-    hold_ms = int(hold_seconds * 1000)
     with tempfile.TemporaryDirectory(prefix="vardlinje-sipp-") as tmp:
-        scenario = Path(tmp) / "call.xml"
-        scenario.write_text(SCENARIO.replace("[hold_ms]", str(hold_ms)))
+        script = Path(tmp) / "call.xml"
+        script.write_text(scenario(keys or [], hang_up_after=hang_up_after, hold_seconds=hold_seconds))
         errors = Path(tmp) / "errors.log"
         cmd = [
-            binary, f"{host}:{port}", "-sf", str(scenario), "-s", number, "-key", "caller", caller,
+            binary, f"{host}:{port}", "-sf", str(script), "-s", number, "-key", "caller", caller,
             "-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(_free_udp()), "-cp", str(_free_udp()),
-            "-mp", str(_free_udp()), "-timeout", f"{int(hold_seconds) + 30}s", "-timeout_error",
+            "-mp", str(_free_udp()), "-timeout", f"{int(hold_seconds + (hang_up_after or 0) + sum(p for p, _ in keys or [])) + 30}s", "-timeout_error",
             "-nostdin", "-trace_err", "-error_file", str(errors),
         ]
         start = time.monotonic()
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=hold_seconds + 60, cwd=tmp)
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=hold_seconds + (hang_up_after or 0) + sum(p for p, _ in keys or []) + 60, cwd=tmp)
         seconds = time.monotonic() - start
         err_text = errors.read_text(errors="replace") if errors.exists() else ""
         return SippResult(done.returncode, seconds, (done.stdout + done.stderr)[-4000:], err_text[-4000:])

@@ -23,7 +23,8 @@ from .db import Database
 from .settings import Settings
 
 PROMPT_DIR = web.AppKey("prompt_dir", Path)
-_PROMPT_NAME = re.compile(r"^[a-z0-9-]+(\.[a-z]{2})?\.wav$")
+# Named prompts (greeting.wav, greeting.en.wav) and menu texts rendered on demand (t/<hash>.wav).
+_PROMPT_NAME = re.compile(r"^(t/[0-9a-f]{20}|[a-z0-9-]+(\.[a-z]{2})?)\.wav$")
 
 
 def create_app(
@@ -43,7 +44,7 @@ def create_app(
         app.cleanup_ctx.append(_telephony_task)
     if prompt_dir is not None:
         app[PROMPT_DIR] = prompt_dir
-        app.router.add_get("/prompts/{version}/{name}", prompt_file)
+        app.router.add_get("/prompts/{version}/{name:.+}", prompt_file)
     app.router.add_get("/healthz", healthz)
     _setup_identity(app)
     return app

@@ -249,7 +249,8 @@ send_connected_line = no
 ; An address, not a name: no per-call DNS lookup inside the root.
 media_address = {cfg.bind_address}
 bind_rtp_to_media_address = yes
-dtmf_mode = rfc4733
+; RFC 4733 when the trunk offers telephone-event, else SIP INFO.
+dtmf_mode = auto_info
 
 [callers-identify]
 type = identify

@@ -1,0 +1,151 @@
+"""The ARI executor: `FlowIO` on the real Asterisk for one caller's channel.
+
+Prompts are text rendered to audio on first use (cached by content hash) and played with
+ARI; the first key interrupts a prompt (barge-in); keys arrive as ChannelDtmfReceived events,
+which the call handler feeds in with `on_dtmf`. A hang-up wakes every wait with CallerHungUp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from telephony.ari.client import AriClient
+from telephony.ari.errors import AriNotFound
+from telephony.media import PromptStore
+
+from .flow import CallerHungUp
+from .handover import Router, RouteRequest
+from .model import Prompt
+
+log = logging.getLogger("vardlinje.ivr.ari")
+
+SendSms = Callable[[str, str], Awaitable[bool]]
+T = TypeVar("T")
+
+
+class AriFlowIO:
+    def __init__(
+        self,
+        ari: AriClient,
+        channel_id: str,
+        prompts: PromptStore,
+        router: Router,
+        send_sms: SendSms,
+        *,
+        call_id: str,
+        transfer_context: str = "vardlinje-transfer",
+    ) -> None:
+        self.ari = ari
+        self.channel_id = channel_id
+        self.prompts = prompts
+        self.router = router
+        self._send_sms = send_sms
+        self.call_id = call_id
+        self.transfer_context = transfer_context
+        self._keys: asyncio.Queue[str] = asyncio.Queue()
+        self._playbacks: dict[str, asyncio.Event] = {}
+        self._gone = asyncio.Event()
+
+    # -- events from the call handler ------------------------------------------------------
+
+    def on_dtmf(self, digit: str) -> None:
+        self._keys.put_nowait(digit)
+
+    def on_playback_finished(self, playback_id: str) -> None:
+        done = self._playbacks.get(playback_id)
+        if done is not None:
+            done.set()
+
+    def on_hangup(self) -> None:
+        self._gone.set()
+
+    @property
+    def gone(self) -> bool:
+        return self._gone.is_set()
+
+    # -- FlowIO ----------------------------------------------------------------------------
+
+    async def play(self, prompt: Prompt, language: str) -> None:
+        playback_id = await self._start(prompt, language)
+        await self._wait(self._playbacks[playback_id].wait())
+        self._playbacks.pop(playback_id, None)
+
+    async def collect(
+        self, prompt: Prompt | None, language: str, *, max_digits: int, timeout: float, terminator: str
+    ) -> str:
+        keys = ""
+        if prompt is not None:
+            playback_id = await self._start(prompt, language)
+            finished = self._playbacks[playback_id]
+            first = asyncio.ensure_future(self._keys.get())
+            ended = asyncio.ensure_future(finished.wait())
+            try:
+                await self._wait(asyncio.wait({first, ended}, return_when=asyncio.FIRST_COMPLETED))
+            finally:
+                ended.cancel()
+            if first.done():
+                keys = first.result()
+                await self._stop(playback_id)  # barge-in: a key ends the prompt
+            else:
+                first.cancel()
+            self._playbacks.pop(playback_id, None)
+        while len(keys) < max_digits and not (terminator and keys.endswith(terminator)):
+            try:
+                keys += await self._wait(asyncio.wait_for(self._keys.get(), timeout))
+            except TimeoutError:
+                break
+        return keys
+
+    async def send_sms(self, to: str, body: str) -> bool:
+        return await self._send_sms(to, body)
+
+    async def queue(self, request: RouteRequest) -> None:
+        status = await self.router.enqueue(request)
+        log.info("call=%s channel=%s queued: position %d, estimated wait %s s", self.call_id, self.channel_id,
+                 status.position, status.estimated_wait_seconds)
+
+    async def transfer(self, number: str) -> None:
+        await self.ari.continue_in_dialplan(self.channel_id, self.transfer_context, number)
+
+    async def hangup(self) -> None:
+        try:
+            await self.ari.hangup(self.channel_id, "normal")
+        except AriNotFound:
+            pass
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _start(self, prompt: Prompt, language: str) -> str:
+        if self.gone:
+            raise CallerHungUp()
+        uri = await asyncio.to_thread(self.prompts.uri_for, prompt, language)
+        playback_id = uuid.uuid4().hex
+        self._playbacks[playback_id] = asyncio.Event()
+        try:
+            await self.ari.play(self.channel_id, uri, playback_id=playback_id)
+        except AriNotFound as exc:
+            raise CallerHungUp() from exc
+        return playback_id
+
+    async def _stop(self, playback_id: str) -> None:
+        try:
+            await self.ari.request("DELETE", f"/playbacks/{playback_id}")
+        except AriNotFound:
+            pass  # it had just finished
+
+    async def _wait(self, awaitable: Awaitable[T]) -> T:
+        """Await `awaitable` unless the caller hangs up first."""
+        task = asyncio.ensure_future(awaitable)
+        gone = asyncio.ensure_future(self._gone.wait())
+        try:
+            await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            gone.cancel()
+        if not task.done():
+            task.cancel()
+            raise CallerHungUp()
+        return task.result()

@@ -1,0 +1,233 @@
+"""The IVR's call handler on the Stasis app: ARI events in, the flow interpreter per call,
+the call record and the handover to routing out.
+
+StasisStart → answer → resolve the region (dialled number, caller number, else the caller
+keys it in) → run the region's menu as a task → queue (routing owns the channel from then),
+SMS, transfer or hang-up. DTMF, playback and hang-up events are fed to that call's executor.
+A flow that fails sends the caller to the dialplan's safe path; a hang-up is no error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel import Session
+
+from calls import service as calls
+from telephony.ari.client import AriClient
+from telephony.ari.errors import AriError, AriNotFound
+from telephony.ari.models import (
+    Channel,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    Event,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+)
+from telephony.media import PromptStore
+from vardlinje.db import Database
+
+from .ari_io import AriFlowIO, SendSms
+from .flow import CallerHungUp, CallState, FlowEnv, run_flow
+from .holding import HoldingRouter
+from .model import Menu, Prompt
+from .waiting import Play
+
+log = logging.getLogger("vardlinje.ivr")
+
+FALLBACK_CONTEXT = "vardlinje-fallback"
+
+REGION_PROMPT = Prompt(text={
+    "sv": "Välkommen till Vårdlinjen. Vi kunde inte avgöra var du ringer ifrån. Knappa in din länskod med två "
+          "siffror, till exempel noll ett för Stockholm, och avsluta med fyrkant.",
+    "en": "Welcome to Vårdlinjen. Please key in your county code with two digits and finish with the hash key.",
+})
+REGION_INVALID = Prompt(text={"sv": "Den koden känner vi inte igen.", "en": "We do not recognise that code."})
+
+
+class RegionDirectory(Protocol):
+    """The configuration the IVR reads (files now; versioned in the database later)."""
+
+    def resolve(self, dialled: str, caller: str) -> str | None:
+        """Region id, "national", or None when the caller must key in their region."""
+        ...
+
+    def region_for_code(self, digits: str) -> str | None: ...
+
+    def menu(self, region: str) -> Menu: ...
+
+    def env(self, region: str) -> FlowEnv: ...
+
+    def version(self, region: str) -> int | None: ...
+
+
+@dataclass
+class _Call:
+    state: CallState
+    io: AriFlowIO
+    task: asyncio.Task[None] | None = None
+    rescued: bool = False
+
+
+class IvrHandler:
+    def __init__(
+        self,
+        ari: AriClient,
+        db: Database,
+        prompts: PromptStore,
+        directory: RegionDirectory,
+        send_sms: SendSms,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.ari = ari
+        self.db = db
+        self.prompts = prompts
+        self.directory = directory
+        self.send_sms = send_sms
+        self.clock = clock
+        self.calls: dict[str, _Call] = {}
+        self.router = HoldingRouter(db, clock, self._player_for)
+
+    def _player_for(self, channel_id: str) -> Play | None:
+        call = self.calls.get(channel_id)
+        return call.io.play if call is not None else None
+
+    # -- ARI events ---------------------------------------------------------------------------
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, StasisStart):
+            await self._start(event.channel, event.args)
+            return
+        call = self.calls.get(event.channel_id() or "")
+        if call is None:
+            return
+        if isinstance(event, ChannelDtmfReceived):
+            call.io.on_dtmf(event.digit)
+            await self._record(call, "dtmf", {"digit": event.digit})
+        elif isinstance(event, PlaybackFinished):
+            call.io.on_playback_finished(event.playback.id)
+        elif isinstance(event, ChannelHangupRequest):
+            call.io.on_hangup()
+        elif isinstance(event, StasisEnd | ChannelDestroyed):
+            await self._end(call)
+
+    async def _start(self, channel: Channel, args: list[str]) -> None:
+        fallback = bool(args) and args[0] == "fallback"
+        dialled = channel.dialplan.exten if fallback or not args else args[0]
+        now = self.clock()
+        record = await self.db.run(lambda s: calls.open_call(
+            s, channel_id=channel.id, linkedid=str(getattr(channel, "linkedid", "") or channel.id), at=now,
+            dialled_number=dialled, caller_number=channel.caller.number))
+        state = CallState(call_id=record.id, channel_id=channel.id, caller_number=channel.caller.number, region="")
+        io = AriFlowIO(self.ari, channel.id, self.prompts, self.router, self.send_sms, call_id=record.id)
+        call = _Call(state=state, io=io, rescued=False)
+        self.calls[channel.id] = call
+        log.info("call=%s channel=%s StasisStart dialled=%s caller=%s", record.id, channel.id, dialled,
+                 channel.caller.number or "-")
+        await self._record(call, "stasis.started", {"args": args})
+        call.task = asyncio.create_task(self._run(call, channel, dialled, fallback), name=f"ivr-{channel.id}")
+
+    async def _run(self, call: _Call, channel: Channel, dialled: str, after_fallback: bool) -> None:
+        state, io = call.state, call.io
+        try:
+            if channel.state != "Up":
+                await self.ari.answer(channel.id)
+                at = self.clock()
+                await self.db.run(lambda s: calls.mark_answered(s, state.call_id, at))
+            region, how = self.directory.resolve(dialled, state.caller_number), "number"
+            if region is None:
+                region, how = await self._ask_region(io), "keyed"
+            state.region = region
+            state.config_version = self.directory.version(region)
+            at = self.clock()
+            await self.db.run(lambda s: calls.set_region(s, state.call_id, region, at, how))
+            log.info("call=%s channel=%s region=%s (%s)", state.call_id, state.channel_id, region, how)
+            outcome = await run_flow(self.directory.menu(region), self.directory.env(region), io, state, self.clock)
+            data: dict[str, object] = {"kind": outcome.kind, "path": state.path, "language": state.language}
+            if outcome.request is not None:
+                data["request"] = outcome.request.model_dump(mode="json")
+            if outcome.number:
+                data["number"] = outcome.number
+            await self._record(call, "ivr.outcome", data)
+            log.info("call=%s channel=%s menu done: %s path=%s", state.call_id, state.channel_id, outcome.kind,
+                     " ".join(state.path))
+        except CallerHungUp:
+            await self._record(call, "ivr.caller_left", {"path": state.path})
+            log.info("call=%s channel=%s caller left the menu at %s", state.call_id, state.channel_id,
+                     state.path[-1] if state.path else "-")
+        except AriNotFound:
+            log.info("call=%s channel=%s gone (hang-up race)", state.call_id, state.channel_id)
+        except Exception as exc:
+            await self._rescue(call, exc, after_fallback)
+
+    async def _ask_region(self, io: AriFlowIO) -> str:
+        for _ in range(3):
+            keys = await io.collect(REGION_PROMPT, "sv", max_digits=3, timeout=8, terminator="#")
+            region = self.directory.region_for_code(keys.rstrip("#"))
+            if region is not None:
+                return region
+            await io.play(REGION_INVALID, "sv")
+        return "national"
+
+    async def _end(self, call: _Call) -> None:
+        state = call.state
+        if self.calls.pop(state.channel_id, None) is None:
+            return
+        call.io.on_hangup()
+        await self.router.release(state.channel_id)
+        if call.task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(call.task), 5)
+            except TimeoutError:
+                call.task.cancel()
+        if call.rescued:
+            return  # the dialplan's safe path goes on; it may bring the caller back
+        now = self.clock()
+        await self.db.run(lambda s: calls.close_call(s, state.call_id, now, "ended"))
+        log.info("call=%s channel=%s ended", state.call_id, state.channel_id)
+
+    async def _record(self, call: _Call, kind: str, data: dict[str, object]) -> None:
+        now = self.clock()
+        state = call.state
+        await self.db.run(lambda s: calls.append(s, state.call_id, kind, now, channel_id=state.channel_id, data=data))
+
+    async def _rescue(self, call: _Call, exc: Exception, after_fallback: bool) -> None:
+        extension = "final" if after_fallback else "s"
+        state = call.state
+        log.exception("call=%s channel=%s menu failed; sending the caller to %s,%s", state.call_id,
+                      state.channel_id, FALLBACK_CONTEXT, extension, exc_info=exc)
+        call.rescued = True
+        await self._record(call, "app.failed", {"error": str(exc)[:300], "to": f"{FALLBACK_CONTEXT},{extension}"})
+        try:
+            await self.ari.continue_in_dialplan(state.channel_id, FALLBACK_CONTEXT, extension)
+        except AriError as again:
+            log.error("call=%s channel=%s could not reach the safe path either: %s", state.call_id,
+                      state.channel_id, again)
+
+    async def resync(self, channels: list[Channel]) -> None:
+        alive = {c.id for c in channels}
+        for channel in channels:
+            in_app = channel.dialplan.app_name == "Stasis" and channel.dialplan.app_data.split(",")[0] == self.ari.app
+            if in_app and channel.id not in self.calls:
+                log.warning("channel=%s adopted after resync; its menu starts again", channel.id)
+                await self._start(channel, [channel.dialplan.exten or ""])
+        for channel_id in [c for c in self.calls if c not in alive]:
+            await self._end(self.calls[channel_id])
+        now = self.clock()
+
+        def close_stale(s: Session) -> int:
+            closed = 0
+            for c in calls.open_calls(s):
+                if c.channel_id not in alive and calls.close_call(s, c.id, now, "ended_while_disconnected"):
+                    closed += 1
+            return closed
+
+        if await self.db.run(close_stale):
+            log.info("resync closed call records whose channel is gone")
