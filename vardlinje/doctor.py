@@ -27,6 +27,7 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    optional: bool = False  # a failure is a warning: not every host needs it
 
 
 async def check_redis(settings: Settings) -> Check:
@@ -95,7 +96,8 @@ async def check_tools(settings: Settings) -> list[Check]:
     checks.append(Check("Prompt tools", not missing, "espeak-ng and sox present" if not missing else
                         f"missing: {', '.join(missing)}", "apt-get install espeak-ng sox"))
     sipp = shutil.which("sipp")
-    checks.append(Check("sipp (test calls)", sipp is not None, sipp or "missing", "apt-get install sip-tester"))
+    checks.append(Check("sipp (test calls)", sipp is not None, sipp or "missing (only for test calls)",
+                        "apt-get install sip-tester", optional=True))
     return checks
 
 
@@ -121,10 +123,10 @@ async def run_checks(settings: Settings, echo: Callable[[str], None] = print) ->
         got = await step
         results.extend(got if isinstance(got, list) else [got])
     for c in results:
-        echo(f"{'OK  ' if c.ok else 'FAIL'}  {c.name:18} {c.detail}")
+        echo(f"{'OK  ' if c.ok else 'WARN' if c.optional else 'FAIL'}  {c.name:18} {c.detail}")
         if not c.ok and c.fix:
             echo(f"      {'':18} → {c.fix}")
-    return all(c.ok for c in results)
+    return all(c.ok or c.optional for c in results)
 
 
 def _safe_url(url: str) -> str:

@@ -2,5 +2,6 @@
 
 from calls.models import Call, CallEvent
 from identity.models import ApiToken, CareProvider, CareProviderRegion, LoginSession, Region, User, UserRegion
+from sms.models import SmsMessage
 
-__all__ = ["ApiToken", "Call", "CallEvent", "CareProvider", "CareProviderRegion", "LoginSession", "Region", "User", "UserRegion"]
+__all__ = ["ApiToken", "Call", "CallEvent", "CareProvider", "CareProviderRegion", "LoginSession", "Region", "SmsMessage", "User", "UserRegion"]

@@ -79,7 +79,11 @@ async def run(settings: Settings) -> None:
             host, port = parts.hostname or "127.0.0.1", parts.port or 6379
             if not _port_free(host, port, socket.SOCK_STREAM):
                 raise RunError(f"VARDLINJE_REDIS_URL {redis_url}: port {port} is taken by something that is not Redis")
-            proc, redis_url = procs.start_redis(data_dir / "redis", port, host)
+            try:
+                proc, redis_url = procs.start_redis(data_dir / "redis", port, host)
+            except FileNotFoundError as exc:
+                raise RunError(f"VARDLINJE_REDIS_URL {redis_url}: no Redis answers there and redis-server is not "
+                               "installed to start one (apt-get install redis-server)") from exc
             stack.callback(procs.stop, proc)
             log.info("started Redis at %s (data in %s)", redis_url, data_dir / "redis")
         redis = Redis.from_url(redis_url)
@@ -88,7 +92,8 @@ async def run(settings: Settings) -> None:
         await asyncio.to_thread(upgrade, settings.database_url)
         db = Database.from_url(settings.database_url)
         stack.callback(db.dispose)
-        accounts = await db.run(lambda s: demo.seed(s, data_dir / "demo-credentials.json", utcnow()))
+        accounts = (await db.run(lambda s: demo.seed(s, data_dir / "demo-credentials.json", utcnow()))
+                    if settings.demo else [])
 
         cfg = settings.asterisk
         if cfg.mode == "private":
@@ -107,7 +112,8 @@ async def run(settings: Settings) -> None:
                     raise RunError(f"VARDLINJE_ASTERISK__{name}: port {port} is in use; choose another")
             ast = PrivateAsterisk.create(
                 root, app_name=cfg.app_name, http_port=cfg.http_port, sip_port=cfg.sip_port,
-                rtp=(cfg.rtp_start, cfg.rtp_end), bind_address=cfg.bind_address, run_name="run",
+                rtp=(cfg.rtp_start, cfg.rtp_end), bind_address=cfg.bind_address,
+                caller_networks=tuple(cfg.caller_networks), run_name="run",
             )
             prompts = PromptStore(ast.sounds_dir, str(ast.config.sounds))
             await asyncio.to_thread(prompts.render)
@@ -162,8 +168,9 @@ def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str
         "",
         "Vårdlinje is running.",
         f"  Web:            {settings.http.public_url}/login",
-        "  Demo accounts:  " + "\n                  ".join(
-            f"{a.username:16} {a.password}  ({', '.join(a.roles)}, {a.display_name})" for a in accounts),
+        "  Demo accounts:  " + ("\n                  ".join(
+            f"{a.username:16} {a.password}  ({', '.join(a.roles)}, {a.display_name})" for a in accounts)
+            or "(none: VARDLINJE_DEMO=false)"),
         f"  Call in:        sip:1177@{sip[0]}:{sip[1]}  (any SIP softphone on this host)",
         "  Test call:      .venv/bin/vardlinje call 1177   (in another terminal; uses sipp)",
         "  Health:         .venv/bin/vardlinje doctor",

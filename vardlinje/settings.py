@@ -37,6 +37,10 @@ class AsteriskSettings(_Section):
     ari_password: SecretStr = SecretStr("")
     app_name: str = Field("vardlinje", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     bind_address: str = "127.0.0.1"
+    caller_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1/32"],
+        description="private mode: addresses (CIDR) whose SIP calls are accepted as callers (the SIP trunk)",
+    )
     http_port: int = Field(8088, ge=1, le=65535)
     sip_port: int = Field(5060, ge=1, le=65535)
     rtp_start: int = Field(10000, ge=1024, le=65534)
@@ -73,6 +77,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="prompts, uploads and run state")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    demo: bool = Field(True, description="seed the demo care provider and staff accounts on start (off in production)")
     instance_id: str = Field("", description="this app instance's name in the leader lease (default host:pid)")
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)

@@ -171,6 +171,7 @@ class PrivateAsterisk:
         sip_port: int | None = None,
         rtp: tuple[int, int] | None = None,
         bind_address: str = "127.0.0.1",
+        caller_networks: tuple[str, ...] = ("127.0.0.1/32",),
         run_name: str | None = None,
     ) -> PrivateAsterisk:
         root = root or default_root()
@@ -188,6 +189,7 @@ class PrivateAsterisk:
             rtp_start=rtp_start,
             rtp_end=rtp_end,
             bind_address=bind_address,
+            caller_networks=caller_networks,
         )
         return cls(root=root, config=cfg)
 
