@@ -23,7 +23,7 @@ from .model import Prompt
 
 log = logging.getLogger("vardlinje.ivr.ari")
 
-SendSms = Callable[[str, str], Awaitable[bool]]
+SendSms = Callable[[str, str, str], Awaitable[bool]]  # (call id, to, body) → sent
 T = TypeVar("T")
 
 
@@ -101,7 +101,7 @@ class AriFlowIO:
         return keys
 
     async def send_sms(self, to: str, body: str) -> bool:
-        return await self._send_sms(to, body)
+        return await self._send_sms(self.call_id, to, body)
 
     async def queue(self, request: RouteRequest) -> None:
         status = await self.router.enqueue(request)

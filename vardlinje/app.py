@@ -16,6 +16,9 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
+from identity.http import setup_identity
+from sms.http import setup_sms
+from sms.runtime import make_provider
 from telephony.runtime import Telephony
 
 from . import appkeys
@@ -46,14 +49,9 @@ def create_app(
         app[PROMPT_DIR] = prompt_dir
         app.router.add_get("/prompts/{version}/{name:.+}", prompt_file)
     app.router.add_get("/healthz", healthz)
-    _setup_identity(app)
-    return app
-
-
-def _setup_identity(app: web.Application) -> None:
-    from identity.http import setup_identity
-
     setup_identity(app)
+    setup_sms(app, make_provider(settings.sms, public_url=settings.http.public_url), sms=settings.sms)
+    return app
 
 
 async def _telephony_task(app: web.Application) -> AsyncIterator[None]:

@@ -87,10 +87,12 @@ def db_current() -> None:
     click.echo(f"database: {rev or 'empty'}; newest: {head}; {'current' if current else 'needs `vardlinje db upgrade`'}")
 
 
-def _register_user_commands() -> None:
+def _register_commands() -> None:
     from identity.cli import user_group
+    from sms.cli import sms_group
 
     main.add_command(user_group)
+    main.add_command(sms_group)
 
 
-_register_user_commands()
+_register_commands()

@@ -15,6 +15,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from sms.config import SmsSettings
+
 
 class SettingsError(ValueError):
     """Invalid settings; the message lists every problem with the setting's name."""
@@ -83,6 +85,7 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
+    sms: SmsSettings = Field(default_factory=SmsSettings)
 
     @field_validator("database_url")
     @classmethod

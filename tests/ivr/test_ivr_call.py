@@ -92,7 +92,7 @@ async def rig(asterisk: PrivateAsterisk, redis_url: str, tmp_path: Path) -> Asyn
     directory = Directory()
     sent: list[tuple[str, str]] = []
 
-    async def send_sms(to: str, body: str) -> bool:
+    async def send_sms(call_id: str, to: str, body: str) -> bool:
         sent.append((to, body))
         return True
 
