@@ -44,11 +44,6 @@ log = logging.getLogger("vardlinje.ivr")
 
 FALLBACK_CONTEXT = "vardlinje-fallback"
 
-REGION_PROMPT = Prompt(text={
-    "sv": "Välkommen till Vårdlinjen. Vi kunde inte avgöra var du ringer ifrån. Knappa in din länskod med två "
-          "siffror, till exempel noll ett för Stockholm, och avsluta med fyrkant.",
-    "en": "Welcome to Vårdlinjen. Please key in your county code with two digits and finish with the hash key.",
-})
 REGION_INVALID = Prompt(text={"sv": "Den koden känner vi inte igen.", "en": "We do not recognise that code."})
 
 
@@ -66,6 +61,10 @@ class RegionDirectory(Protocol):
     def env(self, region: str) -> FlowEnv: ...
 
     def version(self, region: str) -> int | None: ...
+
+    def region_prompt(self) -> tuple[Prompt, Prompt | None, float, int]:
+        """How to ask for a county code: prompt, invalid prompt, timeout, retries."""
+        ...
 
 
 @dataclass
@@ -168,12 +167,13 @@ class IvrHandler:
             await self._rescue(call, exc, after_fallback)
 
     async def _ask_region(self, io: AriFlowIO) -> str:
-        for _ in range(3):
-            keys = await io.collect(REGION_PROMPT, "sv", max_digits=3, timeout=8, terminator="#")
+        prompt, invalid, timeout, retries = self.directory.region_prompt()
+        for _ in range(retries + 1):
+            keys = await io.collect(prompt, "sv", max_digits=3, timeout=timeout, terminator="#")
             region = self.directory.region_for_code(keys.rstrip("#"))
             if region is not None:
                 return region
-            await io.play(REGION_INVALID, "sv")
+            await io.play(invalid or REGION_INVALID, "sv")
         return "national"
 
     async def _end(self, call: _Call) -> None:

@@ -147,8 +147,7 @@ async def run_flow(
                 await io.play(node.prompt, call.language)
                 node_id = node.next
             case LanguageNode():
-                keys = await io.collect(node.prompt, call.language, max_digits=1, timeout=node.timeout_seconds,
-                                        terminator="")
+                keys = await _choose_language(node, io)
                 call.language = language_choice(node, keys)
                 call.path.append(f"{node_id}={keys or '-'}:{call.language}")
                 node_id = node.next
@@ -159,8 +158,8 @@ async def run_flow(
             case BranchNode():
                 node_id = branch_target(node, env, clock())
             case SmsNode():
-                await _sms(node, env, io, call)
-                node_id = node.next
+                sent = await _sms(node, env, io, call)
+                node_id = node.next if sent or node.failed_next is None else node.failed_next
             case QueueNode():
                 if node.prompt is not None:
                     await io.play(node.prompt, call.language)
@@ -213,7 +212,20 @@ async def _collect(node: CollectNode, node_id: str, env: FlowEnv, io: FlowIO, ca
     return node.fallback
 
 
-async def _sms(node: SmsNode, env: FlowEnv, io: FlowIO, call: CallState) -> None:
+async def _choose_language(node: LanguageNode, io: FlowIO) -> str:
+    """Each language's offer in its own voice (Swedish first); a key stops the offers."""
+    languages = sorted(node.prompt.text, key=lambda lang: (lang != "sv", lang)) or [node.default]
+    for i, language in enumerate(languages):
+        last = i == len(languages) - 1
+        offer = Prompt(text={language: node.prompt.text[language]}) if node.prompt.text else node.prompt
+        keys = await io.collect(offer, language, max_digits=1, timeout=node.timeout_seconds if last else 0.3,
+                                terminator="")
+        if keys:
+            return keys
+    return ""
+
+
+async def _sms(node: SmsNode, env: FlowEnv, io: FlowIO, call: CallState) -> bool:
     number = call.collected.get("callback_number") or env.mobile_number(call.caller_number)
     if number is None and node.number_prompt is not None:
         # Hidden, foreign or landline caller: ask for a mobile number (validated), twice.
@@ -230,3 +242,4 @@ async def _sms(node: SmsNode, env: FlowEnv, io: FlowIO, call: CallState) -> None
         await io.play(node.confirm_prompt, call.language)
     elif node.failed_prompt is not None:
         await io.play(node.failed_prompt, call.language)
+    return sent

@@ -147,6 +147,12 @@ class TimeWindow(Strict):
     start: time
     end: time = Field(description="exclusive; an end before the start means the window crosses midnight")
 
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeWindow:
+        if self.start == self.end:
+            raise ValueError("an empty time window (start equals end)")
+        return self
+
 
 class Condition(Strict):
     """All given parts must hold. `open` names an opening-hours set of the region."""
@@ -190,6 +196,9 @@ class SmsNode(_Node):
     confirm_prompt: Prompt
     failed_prompt: Prompt | None = None
     next: NodeId
+    failed_next: NodeId | None = Field(
+        None, description="where the call goes when no SMS could be sent (default: next); e.g. the nurse queue"
+    )
 
 
 class TransferNode(_Node):
@@ -229,7 +238,9 @@ def successors(node: PlayNode | MenuNode | CollectNode | LanguageNode | BranchNo
                | TransferNode | HangupNode) -> list[str]:
     """Every node id this node can lead to (for reachability and loop checks)."""
     match node:
-        case PlayNode() | LanguageNode() | SmsNode():
+        case SmsNode():
+            return [node.next] + ([node.failed_next] if node.failed_next is not None else [])
+        case PlayNode() | LanguageNode():
             return [node.next]
         case MenuNode():
             return [o.next for o in node.options.values()] + [node.fallback]

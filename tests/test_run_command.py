@@ -88,10 +88,12 @@ def test_run_call_doctor_sigkill_and_restart(env: dict[str, str], tmp_path: Path
     assert f"sip:1177@127.0.0.1:{env['VARDLINJE_ASTERISK__SIP_PORT']}" in banner
     assert "anna.nilsson" in banner and "erik.johansson" in banner
 
-    call = subprocess.run([VARDLINJE, "call", "1177"], env=env, capture_output=True, text=True, timeout=90,
-                          cwd=tmp_path)
+    # A Stockholm caller presses 1 (svenska) and 2 (barn) and 2 (1-17 år): the child queue.
+    call = subprocess.run([VARDLINJE, "call", "1177", "--caller", "+46812345678", "--keys", "1,2,2", "--hold", "15"],
+                          env=env, capture_output=True, text=True, timeout=150, cwd=tmp_path)
     assert call.returncode == 0, call.stdout + call.stderr
-    assert "answered and ended by Vårdlinje" in call.stdout
+    assert "The call was answered" in call.stdout
+    assert '"region": "01"' in call.stdout and '"queue": "barn"' in call.stdout, call.stdout
 
     doctor = subprocess.run([VARDLINJE, "doctor"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
@@ -108,8 +110,8 @@ def test_run_call_doctor_sigkill_and_restart(env: dict[str, str], tmp_path: Path
     started.append(second)
     second.wait_banner()
     assert not _our_runs(first.proc.pid), "the next start removes what the killed run left"
-    again = subprocess.run([VARDLINJE, "call", "1177"], env=env, capture_output=True, text=True, timeout=90,
-                           cwd=tmp_path)
+    again = subprocess.run([VARDLINJE, "call", "1177", "--hold", "3"], env=env, capture_output=True, text=True,
+                           timeout=90, cwd=tmp_path)
     assert again.returncode == 0, again.stdout + again.stderr
 
     # Ctrl-C: a clean stop that removes its run directory and frees its ports.

@@ -43,8 +43,7 @@ def create_app(
     app[appkeys.DB] = db
     app[appkeys.REDIS] = redis
     if telephony is not None:
-        app[appkeys.TELEPHONY] = telephony
-        app.cleanup_ctx.append(_telephony_task)
+        attach_telephony(app, telephony)
     if prompt_dir is not None:
         app[PROMPT_DIR] = prompt_dir
         app.router.add_get("/prompts/{version}/{name:.+}", prompt_file)
@@ -52,6 +51,12 @@ def create_app(
     setup_identity(app)
     setup_sms(app, make_provider(settings.sms, public_url=settings.http.public_url), sms=settings.sms)
     return app
+
+
+def attach_telephony(app: web.Application, telephony: Telephony) -> None:
+    """Run the telephony connection with the app (before the app starts)."""
+    app[appkeys.TELEPHONY] = telephony
+    app.cleanup_ctx.append(_telephony_task)
 
 
 async def _telephony_task(app: web.Application) -> AsyncIterator[None]:

@@ -43,12 +43,18 @@ def run() -> None:
 @main.command()
 @click.argument("number", default="1177")
 @click.option("--caller", default="+46701234567", show_default=True, help="the caller's number")
-def call(number: str, caller: str) -> None:
-    """Place a test call into the running stack with sipp."""
+@click.option("--keys", default="", help="keys to press in order, comma-separated, e.g. 1,2,2")
+@click.option("--hold", default=20.0, show_default=True, help="seconds to stay on after the last key")
+def call(number: str, caller: str, keys: str, hold: float) -> None:
+    """Place a test call into the running stack with sipp and show what happened."""
     from .runner import RunError, call_from_state
 
+    pressed = [k.strip() for k in keys.split(",") if k.strip()]
+    for k in pressed:
+        if any(c not in "0123456789*#" for c in k):
+            raise click.BadParameter(f"{k!r}: keys are 0-9, * and #", param_hint="--keys")
     try:
-        sys.exit(call_from_state(_settings(), number, caller))
+        sys.exit(call_from_state(_settings(), number, caller, pressed, hold))
     except RunError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -88,11 +94,15 @@ def db_current() -> None:
 
 
 def _register_commands() -> None:
+    from config.cli import config_group
     from identity.cli import user_group
+    from ivr.cli import ivr_group
     from sms.cli import sms_group
 
     main.add_command(user_group)
     main.add_command(sms_group)
+    main.add_command(config_group)
+    main.add_command(ivr_group)
 
 
 _register_commands()

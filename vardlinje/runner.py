@@ -13,13 +13,19 @@ import socket
 import subprocess
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
+from sqlmodel import col, select
 
-from ivr.greeting import GreetingHandler
+from calls.models import Call
+from config.loader import ConfigError, load_valid_config
+from ivr.calls import IvrHandler
+from ivr.directory import ConfigDirectory
+from sms.runtime import SMS
 from telephony.ari.client import AriClient
 from telephony.asterisk.private import PrivateAsterisk, check_root, clear_stale, default_root
 from telephony.leader import LeaderLease
@@ -27,7 +33,7 @@ from telephony.media import PromptStore
 from telephony.runtime import Telephony
 
 from . import demo, procs
-from .app import create_app
+from .app import attach_telephony, create_app
 from .db import Database, utcnow
 from .migrate import upgrade
 from .settings import Settings
@@ -132,9 +138,19 @@ async def run(settings: Settings) -> None:
         ari = AriClient(http, ari_url, ari_user, ari_password, cfg.app_name)
         lease = LeaderLease(redis, f"vardlinje:leader:{cfg.app_name}", instance_id(settings),
                             settings.leader.lease_seconds)
-        telephony = Telephony(ari, GreetingHandler(ari, db, prompts, utcnow), lease,
-                              renew_every=settings.leader.renew_every_seconds)
-        app = create_app(settings, db, redis, telephony=telephony, prompt_dir=prompts.directory)
+        try:
+            directory = ConfigDirectory(await asyncio.to_thread(load_valid_config, settings.config_dir))
+        except ConfigError as exc:
+            raise RunError(f"the region configuration has errors (see `vardlinje config check`):\n{exc}") from exc
+        app = create_app(settings, db, redis, prompt_dir=prompts.directory)
+        sms = app[SMS]
+
+        async def send_sms(call_id: str, to: str, body: str) -> bool:
+            return await sms.try_send(db, call_id=call_id, to=to, body=body)
+
+        handler = IvrHandler(ari, db, prompts, directory, send_sms, utcnow)
+        telephony = Telephony(ari, handler, lease, renew_every=settings.leader.renew_every_seconds)
+        attach_telephony(app, telephony)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -172,7 +188,8 @@ def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str
             f"{a.username:16} {a.password}  ({', '.join(a.roles)}, {a.display_name})" for a in accounts)
             or "(none: VARDLINJE_DEMO=false)"),
         f"  Call in:        sip:1177@{sip[0]}:{sip[1]}  (any SIP softphone on this host)",
-        "  Test call:      .venv/bin/vardlinje call 1177   (in another terminal; uses sipp)",
+        "  Test call:      .venv/bin/vardlinje call 1177 --keys 1,2,2   (another terminal; sipp presses the keys)",
+        "  Try a menu:     .venv/bin/vardlinje ivr simulate 01 --digits 1,2 --at 2026-12-24T22:30",
         "  Health:         .venv/bin/vardlinje doctor",
         "  Stop:           Ctrl-C",
         "",
@@ -180,21 +197,37 @@ def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str
     print("\n".join(lines), flush=True)
 
 
-def call_from_state(settings: Settings, number: str, caller: str) -> int:
-    """`vardlinje call`: place a sipp call into the running stack and report how it went."""
+def call_from_state(settings: Settings, number: str, caller: str, keys: list[str], hold: float) -> int:
+    """`vardlinje call`: place a sipp call into the running stack, press `keys` (about two
+    seconds apart), stay on for `hold` seconds, hang up, and print what the call record says."""
+    from calls import service as calls
     from telephony.sipp import place_call
 
     try:
         state = json.loads(state_file(settings).read_text())
     except (OSError, ValueError) as exc:
         raise RunError(f"no running Vårdlinje found ({state_file(settings)}): start it with `make run`") from exc
-    print(f"Calling {number} at {state['sip_host']}:{state['sip_port']} as {caller} ...", flush=True)
+    print(f"Calling {number} at {state['sip_host']}:{state['sip_port']} as {caller}"
+          f"{', pressing ' + ' '.join(keys) if keys else ''}; hanging up after {hold:g} s ...", flush=True)
     try:
-        result = place_call(state["sip_host"], int(state["sip_port"]), number, caller=caller, hold_seconds=120)
+        result = place_call(state["sip_host"], int(state["sip_port"]), number, caller=caller,
+                            keys=[(2.0, k) for key in keys for k in key], hang_up_after=hold)
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
         raise RunError(str(exc)) from exc
-    if result.ok:
-        print(f"The call was answered and ended by Vårdlinje after {result.seconds:.1f} s.")
-        return 0
-    print(f"The call failed (sipp exit {result.returncode}):\n{result.errors or result.output}")
-    return 1
+    if not result.ok:
+        print(f"The call failed (sipp exit {result.returncode}):\n{result.errors or result.output}")
+        return 1
+    print(f"The call was answered; it lasted {result.seconds:.1f} s.")
+    db = Database.from_url(settings.database_url)
+    try:
+        def latest(s: Any) -> list[tuple[str, dict[str, Any]]]:
+            found = s.exec(select(Call).where(Call.caller_number == caller).order_by(col(Call.started_at).desc())).first()
+            return [] if found is None else [(e.kind, e.data) for e in calls.events(s, found.id)]
+
+        for kind, data in db.run_sync(latest):
+            if kind in ("ivr.region", "ivr.outcome", "queue.entered", "sms.sent", "sms.failed", "call.ended"):
+                shown = {k: v for k, v in data.items() if k not in ("menu_path", "call_id", "channel_id")}
+                print(f"  {kind:14} {json.dumps(shown, ensure_ascii=False)}")
+    finally:
+        db.dispose()
+    return 0

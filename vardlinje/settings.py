@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="prompts, uploads and run state")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    config_dir: Path | None = Field(None, description="region and national configuration files (default: the shipped config/)")
     demo: bool = Field(True, description="seed the demo care provider and staff accounts on start (off in production)")
     instance_id: str = Field("", description="this app instance's name in the leader lease (default host:pid)")
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)

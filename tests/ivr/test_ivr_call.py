@@ -19,7 +19,7 @@ from calls import service as calls
 from calls.models import Call
 from ivr.calls import IvrHandler
 from ivr.flow import FlowEnv
-from ivr.model import Menu
+from ivr.model import Menu, Prompt
 from telephony.ari.client import AriClient
 from telephony.asterisk.private import PrivateAsterisk
 from telephony.leader import LeaderLease
@@ -54,6 +54,9 @@ class Directory:
 
     def version(self, region: str) -> int | None:
         return 7
+
+    def region_prompt(self) -> tuple[Prompt, Prompt | None, float, int]:
+        return Prompt(text={"sv": "Knappa in länskoden"}), None, 4.0, 2
 
 
 @dataclass
