@@ -135,20 +135,22 @@ class IvrHandler:
 
     async def _run(self, call: _Call, channel: Channel, dialled: str, after_fallback: bool) -> None:
         state, io = call.state, call.io
+        # The call keeps the configuration it started with, whatever is published meanwhile.
+        directory = self.directory
         try:
             if channel.state != "Up":
                 await self.ari.answer(channel.id)
                 at = self.clock()
                 await self.db.run(lambda s: calls.mark_answered(s, state.call_id, at))
-            region, how = self.directory.resolve(dialled, state.caller_number), "number"
+            region, how = directory.resolve(dialled, state.caller_number), "number"
             if region is None:
-                region, how = await self._ask_region(io), "keyed"
+                region, how = await self._ask_region(io, directory), "keyed"
             state.region = region
-            state.config_version = self.directory.version(region)
+            state.config_version = directory.version(region)
             at = self.clock()
             await self.db.run(lambda s: calls.set_region(s, state.call_id, region, at, how))
             log.info("call=%s channel=%s region=%s (%s)", state.call_id, state.channel_id, region, how)
-            outcome = await run_flow(self.directory.menu(region), self.directory.env(region), io, state, self.clock)
+            outcome = await run_flow(directory.menu(region), directory.env(region), io, state, self.clock)
             data: dict[str, object] = {"kind": outcome.kind, "path": state.path, "language": state.language}
             if outcome.request is not None:
                 data["request"] = outcome.request.model_dump(mode="json")
@@ -166,11 +168,11 @@ class IvrHandler:
         except Exception as exc:
             await self._rescue(call, exc, after_fallback)
 
-    async def _ask_region(self, io: AriFlowIO) -> str:
-        prompt, invalid, timeout, retries = self.directory.region_prompt()
+    async def _ask_region(self, io: AriFlowIO, directory: RegionDirectory) -> str:
+        prompt, invalid, timeout, retries = directory.region_prompt()
         for _ in range(retries + 1):
             keys = await io.collect(prompt, "sv", max_digits=3, timeout=timeout, terminator="#")
-            region = self.directory.region_for_code(keys.rstrip("#"))
+            region = directory.region_for_code(keys.rstrip("#"))
             if region is not None:
                 return region
             await io.play(invalid or REGION_INVALID, "sv")
