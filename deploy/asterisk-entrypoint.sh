@@ -3,6 +3,7 @@
 # foreground (it drops to the asterisk user itself: asterisk.conf runuser/rungroup).
 #   ARI_PASSWORD        the ARI user's password (same value as the app's VARDLINJE_ASTERISK__ARI_PASSWORD)
 #   SIP_TRUNK_NETWORKS  comma-separated addresses/networks of the SIP trunk (pjsip.conf identify)
+#   SIP_TRUNK_CONTACT   host:port the IVR's transfers to external numbers are sent to
 set -eu
 
 case "${ARI_PASSWORD:-}" in
@@ -20,6 +21,10 @@ fi
 
 sed -i "s|@ARI_PASSWORD@|$ARI_PASSWORD|" /etc/asterisk/ari.conf
 sed -i "s|@SIP_TRUNK_NETWORKS@|$NETWORKS|" /etc/asterisk/pjsip.conf
+# Transfers to external numbers leave through the trunk; without one they fail over to a nurse.
+CONTACT="${SIP_TRUNK_CONTACT:-127.0.0.1:5062}"
+case "$CONTACT" in *[!A-Za-z0-9.:-]*) echo "asterisk: SIP_TRUNK_CONTACT must be host:port" >&2; exit 2;; esac
+sed -i "s|@SIP_TRUNK_CONTACT@|$CONTACT|" /etc/asterisk/pjsip.conf
 chown -R asterisk:asterisk /var/lib/asterisk /var/spool/asterisk /var/log/asterisk /var/cache/asterisk /var/run/asterisk
 
 exec /usr/sbin/asterisk -f -vvv "$@"

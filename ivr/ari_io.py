@@ -49,6 +49,7 @@ class AriFlowIO:
         self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._playbacks: dict[str, asyncio.Event] = {}
         self._gone = asyncio.Event()
+        self.transferring = False  # the channel left for the dialplan's transfer context
 
     # -- events from the call handler ------------------------------------------------------
 
@@ -109,6 +110,10 @@ class AriFlowIO:
                  status.position, status.estimated_wait_seconds)
 
     async def transfer(self, number: str) -> None:
+        # Stay subscribed: the contact's end (or its return after a failed transfer) must still
+        # reach the call record once the channel has left the app.
+        await self.ari.subscribe(f"channel:{self.channel_id}")
+        self.transferring = True
         await self.ari.continue_in_dialplan(self.channel_id, self.transfer_context, number)
 
     async def hangup(self) -> None:

@@ -36,6 +36,7 @@ from vardlinje.db import Database
 
 from .ari_io import AriFlowIO, SendSms
 from .flow import CallerHungUp, CallState, FlowEnv, run_flow
+from .handover import RouteRequest
 from .holding import HoldingRouter
 from .model import Menu, Prompt
 from .waiting import Play
@@ -114,12 +115,15 @@ class IvrHandler:
             call.io.on_playback_finished(event.playback.id)
         elif isinstance(event, ChannelHangupRequest):
             call.io.on_hangup()
+        elif isinstance(event, StasisEnd) and call.io.transferring:
+            await self._record(call, "stasis.ended", {"to": "transfer"})  # the record stays open
         elif isinstance(event, StasisEnd | ChannelDestroyed):
-            await self._end(call)
+            await self._end(call, "transferred" if call.io.transferring else "ended")
 
     async def _start(self, channel: Channel, args: list[str]) -> None:
         fallback = bool(args) and args[0] == "fallback"
-        dialled = channel.dialplan.exten if fallback or not args else args[0]
+        transfer_failed = bool(args) and args[0] == "transfer-failed"
+        dialled = channel.dialplan.exten if fallback or transfer_failed or not args else args[0]
         now = self.clock()
         record = await self.db.run(lambda s: calls.open_call(
             s, channel_id=channel.id, linkedid=str(getattr(channel, "linkedid", "") or channel.id), at=now,
@@ -131,7 +135,11 @@ class IvrHandler:
         log.info("call=%s channel=%s StasisStart dialled=%s caller=%s", record.id, channel.id, dialled,
                  channel.caller.number or "-")
         await self._record(call, "stasis.started", {"args": args})
-        call.task = asyncio.create_task(self._run(call, channel, dialled, fallback), name=f"ivr-{channel.id}")
+        if transfer_failed:
+            work = self._after_failed_transfer(call, record.region_id)
+        else:
+            work = self._run(call, channel, dialled, fallback)
+        call.task = asyncio.create_task(work, name=f"ivr-{channel.id}")
 
     async def _run(self, call: _Call, channel: Channel, dialled: str, after_fallback: bool) -> None:
         state, io = call.state, call.io
@@ -168,6 +176,23 @@ class IvrHandler:
         except Exception as exc:
             await self._rescue(call, exc, after_fallback)
 
+    async def _after_failed_transfer(self, call: _Call, region: str | None) -> None:
+        """A transfer could not be made: the dialplan told the caller and sent them back;
+        a nurse of the call's region takes over."""
+        state = call.state
+        state.region = region or "national"
+        state.path.append("transfer-failed")
+        request = RouteRequest(call_id=state.call_id, channel_id=state.channel_id, region=state.region,
+                               menu_path=list(state.path), config_version=self.directory.version(state.region))
+        try:
+            await call.io.queue(request)
+            await self._record(call, "ivr.outcome", {"kind": "queue", "path": state.path,
+                                                      "request": request.model_dump(mode="json")})
+        except CallerHungUp:
+            await self._record(call, "ivr.caller_left", {"path": state.path})
+        except Exception as exc:
+            await self._rescue(call, exc, after_fallback=True)
+
     async def _ask_region(self, io: AriFlowIO, directory: RegionDirectory) -> str:
         prompt, invalid, timeout, retries = directory.region_prompt()
         for _ in range(retries + 1):
@@ -178,7 +203,7 @@ class IvrHandler:
             await io.play(invalid or REGION_INVALID, "sv")
         return "national"
 
-    async def _end(self, call: _Call) -> None:
+    async def _end(self, call: _Call, reason: str = "ended") -> None:
         state = call.state
         if self.calls.pop(state.channel_id, None) is None:
             return
@@ -192,8 +217,8 @@ class IvrHandler:
         if call.rescued:
             return  # the dialplan's safe path goes on; it may bring the caller back
         now = self.clock()
-        await self.db.run(lambda s: calls.close_call(s, state.call_id, now, "ended"))
-        log.info("call=%s channel=%s ended", state.call_id, state.channel_id)
+        await self.db.run(lambda s: calls.close_call(s, state.call_id, now, reason))
+        log.info("call=%s channel=%s ended (%s)", state.call_id, state.channel_id, reason)
 
     async def _record(self, call: _Call, kind: str, data: dict[str, object]) -> None:
         now = self.clock()

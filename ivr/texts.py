@@ -20,7 +20,11 @@ PROMPTS: dict[str, dict[str, str]] = {
         "en": "Sorry, we cannot take your call right now. Please call again in a while. "
         "In a life-threatening emergency, call one one two.",
     },
+    "transfer-failed": {
+        "sv": "Det gick inte att koppla samtalet vidare. Du kopplas i stället till en sjuksköterska.",
+        "en": "We could not transfer your call. You will be connected to a nurse instead.",
+    },
 }
 
 # The dialplan needs these even while the app is down, so they are rendered before Asterisk starts.
-DIALPLAN_PROMPTS = ("fallback-retry", "fallback-final")
+DIALPLAN_PROMPTS = ("fallback-retry", "fallback-final", "transfer-failed")

@@ -200,7 +200,7 @@ def test_production_asterisk_loads_the_same_modules() -> None:
 
 def test_production_dialplan_matches_render() -> None:
     ours, rendered = _conf("extensions.conf"), _rendered()["extensions.conf"]
-    for context in ("from-callers", "vardlinje-fallback"):
+    for context in ("from-callers", "vardlinje-fallback", "vardlinje-transfer"):
         assert _section(ours, context) == _section(rendered, context), f"[{context}] differs from render.py"
     assert "STASISSTATUS" in _section(ours, "from-callers")
 
@@ -210,7 +210,7 @@ def test_deployment_doc_snippets_match_render() -> None:
     blocks = re.findall(r"```ini\n(.*?)```", (DOCS / "deployment.md").read_text(), re.S)
     rendered = _rendered()
     dialplan = next(b for b in blocks if "[from-callers]" in b)
-    for context in ("from-callers", "vardlinje-fallback"):
+    for context in ("from-callers", "vardlinje-fallback", "vardlinje-transfer"):
         assert _section(dialplan, context) == _section(rendered["extensions.conf"], context), context
     sorcery = next(b for b in blocks if "[res_pjsip]" in b)
     assert _section(sorcery, "res_pjsip") == _section(rendered["sorcery.conf"], "res_pjsip")

@@ -43,6 +43,7 @@ class AsteriskSettings(_Section):
         default_factory=lambda: ["127.0.0.1/32"],
         description="private mode: addresses (CIDR) whose SIP calls are accepted as callers (the SIP trunk)",
     )
+    outbound_trunk: str = Field("", description="private mode: host:port of the SIP trunk for transfers to external numbers")
     http_port: int = Field(8088, ge=1, le=65535)
     sip_port: int = Field(5060, ge=1, le=65535)
     rtp_start: int = Field(10000, ge=1024, le=65534)

@@ -132,6 +132,10 @@ class AriClient:
             "POST", f"/channels/{quote(channel_id)}/variable", params={"variable": name, "value": value}
         )
 
+    async def subscribe(self, event_source: str) -> None:
+        """Keep receiving a resource's events (e.g. "channel:ID") after it leaves the Stasis app."""
+        await self.request("POST", f"/applications/{quote(self.app)}/subscription", params={"eventSource": event_source})
+
     async def put_dynamic_object(
         self, config_class: str, object_type: str, object_id: str, fields: dict[str, str]
     ) -> dict[str, str]:

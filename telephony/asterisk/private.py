@@ -172,6 +172,7 @@ class PrivateAsterisk:
         rtp: tuple[int, int] | None = None,
         bind_address: str = "127.0.0.1",
         caller_networks: tuple[str, ...] = ("127.0.0.1/32",),
+        outbound_trunk: str = "",
         run_name: str | None = None,
     ) -> PrivateAsterisk:
         root = root or default_root()
@@ -190,6 +191,7 @@ class PrivateAsterisk:
             rtp_end=rtp_end,
             bind_address=bind_address,
             caller_networks=caller_networks,
+            outbound_trunk=outbound_trunk,
         )
         return cls(root=root, config=cfg)
 

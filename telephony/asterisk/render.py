@@ -61,6 +61,7 @@ MODULES: tuple[str, ...] = (
     "res_musiconhold.so",
     "app_stasis.so",
     "app_playback.so",
+    "app_dial.so",
     "app_echo.so",
     "app_verbose.so",
     "pbx_config.so",
@@ -116,6 +117,7 @@ class AsteriskRunConfig:
     caller_networks: tuple[str, ...] = ("127.0.0.1/32",)
     moddir: str = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
     stasis_retries: int = 5
+    outbound_trunk: str = ""  # host:port of the operator's SIP trunk, for transfers to external numbers
     modules: tuple[str, ...] = field(default=MODULES)
 
     @property
@@ -255,7 +257,30 @@ dtmf_mode = auto_info
 [callers-identify]
 type = identify
 endpoint = callers
-{matches}"""
+{matches}{_trunk(cfg)}"""
+
+
+def _trunk(cfg: AsteriskRunConfig) -> str:
+    if not cfg.outbound_trunk:
+        return ""
+    return f"""
+; The operator's trunk, for the IVR's transfers to external numbers.
+[trunk-out]
+type = endpoint
+transport = transport-udp
+context = from-callers
+aors = trunk-out
+disallow = all
+allow = alaw,ulaw
+direct_media = no
+send_connected_line = no
+media_address = {cfg.bind_address}
+bind_rtp_to_media_address = yes
+
+[trunk-out]
+type = aor
+contact = sip:{cfg.outbound_trunk}
+"""
 
 
 def _extensions(cfg: AsteriskRunConfig) -> str:
@@ -269,6 +294,7 @@ writeprotect = yes
 [globals]
 VL_APP = {cfg.app_name}
 VL_SOUNDS = {cfg.sounds}
+VL_TRUNK = {"trunk-out" if cfg.outbound_trunk else ""}
 
 [from-callers]
 exten => _[+0-9].,1,NoOp(Vardlinje: call to ${{EXTEN}} from ${{CALLERID(num)}})
@@ -291,5 +317,19 @@ exten => s,1,Answer()
  same => n,Stasis(${{VL_APP}},fallback)
  same => n,GotoIf($["${{STASISSTATUS}}" != "FAILED"]?done)
  same => n,Playback(${{VL_SOUNDS}}/fallback-final)
+ same => n(done),Hangup()
+
+[vardlinje-transfer]
+; The IVR's transfer node: dial the number through the operator's trunk. When that fails (or
+; no trunk is configured) the caller is told and goes back to the app, which queues them
+; for a nurse: a transfer never ends in silence.
+exten => _+X.,1,NoOp(Vardlinje: transfer to ${{EXTEN}})
+ same => n,GotoIf($["${{VL_TRUNK}}" = ""]?failed)
+ same => n,Dial(PJSIP/${{EXTEN}}@${{VL_TRUNK}},60)
+ same => n,GotoIf($["${{DIALSTATUS}}" = "ANSWER"]?done)
+ same => n(failed),Playback(${{VL_SOUNDS}}/transfer-failed)
+ same => n,Stasis(${{VL_APP}},transfer-failed)
+ same => n,GotoIf($["${{STASISSTATUS}}" != "FAILED"]?done)
+ same => n,Goto(vardlinje-fallback,s,1)
  same => n(done),Hangup()
 """

@@ -173,3 +173,16 @@ async def test_caller_hangs_up_mid_menu(rig: Rig) -> None:
     ev = await rig.events(call)
     assert "ivr.caller_left" in ev and "app.failed" not in ev
     assert call.end_reason == "ended"
+
+
+async def test_failed_transfer_goes_to_a_nurse(rig: Rig) -> None:
+    """With no trunk the pharmacist transfer cannot be made: the caller hears so and is
+    queued for a nurse of the region instead of being cut off."""
+    call = await rig.call("+46812345678", [(1.5, "1"), (1.5, "3")], hang_up_after=14)
+    ev = await rig.events(call)
+    assert ev["ivr.outcome"][0]["kind"] == "transfer" and ev["ivr.outcome"][0]["number"] == "+46771467010"
+    assert ev["queue.entered"][0]["menu_path"] == ["transfer-failed"] and ev["queue.entered"][0]["region"] == "01"
+    # One contact, one record, closed once, when the caller finally hung up in the queue.
+    assert ev["stasis.ended"][0] == {"to": "transfer"} and len(ev["call.ended"]) == 1
+    kinds = [k for k in ev]
+    assert kinds.index("queue.entered") < kinds.index("call.ended")
