@@ -1,2 +1,2 @@
 """Interactive voice response: regional voice menus run on the Stasis app.
-For now the greeting handler that answers, plays the Swedish greeting and hangs up."""
+The menu model, its interpreter, the ARI and text executors, and the handover to routing."""

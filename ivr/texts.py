@@ -3,12 +3,6 @@
 from __future__ import annotations
 
 PROMPTS: dict[str, dict[str, str]] = {
-    "greeting": {
-        "sv": "Välkommen till Vårdlinjen, sjukvårdsrådgivning dygnet runt. "
-        "Om det är livshotande, lägg på och ring ett ett två.",
-        "en": "Welcome to Vårdlinjen, the health care advice line, open around the clock. "
-        "In a life-threatening emergency, hang up and call one one two.",
-    },
     # Played by the dialplan itself when the app cannot take the call (see render.py).
     "fallback-retry": {
         "sv": "Vi har just nu ett tekniskt fel. Vänta kvar, vi försöker koppla ditt samtal igen.",

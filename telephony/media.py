@@ -45,12 +45,14 @@ class PromptStore:
         a file named by the text's hash (so edits never replay an old rendering)."""
         if prompt.recording:
             return self._file_uri(Path(prompt.recording).with_suffix(""))
+        return self._file_uri(self.render_text(prompt, language).relative_to(self.directory).with_suffix(""))
+
+    def render_text(self, prompt: Prompt, language: str) -> Path:
+        """The file of a text prompt in this language, rendered if it is not yet."""
         text = prompt.for_language(language)
         voice = language if language in VOICES else "sv"
         digest = hashlib.sha256(f"{voice}|{text}".encode()).hexdigest()[:20]
-        out = self.directory / "t" / f"{digest}.wav"
-        render_prompt(text, out, language=voice)
-        return self._file_uri(PurePosixPath("t") / digest)
+        return render_prompt(text, self.directory / "t" / f"{digest}.wav", language=voice)
 
     def _file_uri(self, stem: PurePosixPath | Path) -> str:
         if self.asterisk_prefix.startswith(("http://", "https://")):

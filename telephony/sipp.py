@@ -1,7 +1,7 @@
 """A real SIP caller, driven through sipp: used by `vardlinje call` and the integration tests.
 
 The scenario calls a number, waits for the far end to answer and later hang up (as the
-greeting does), and answers the BYE. `-key caller …` sets the caller number.
+IVR's goodbye does), and answers the BYE. `-key caller …` sets the caller number.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 from sqlmodel import select
 
 from calls.models import Call
-from ivr.greeting import GreetingHandler
+from ivr.calls import IvrHandler
 from telephony.ari.client import ApplicationReplacedError, AriClient
 from telephony.asterisk.private import PrivateAsterisk
 from telephony.leader import LeaderLease
@@ -23,6 +23,8 @@ from telephony.runtime import Telephony
 from telephony.sipp import place_call
 from vardlinje.db import Database
 from vardlinje.migrate import upgrade
+
+from .test_greeting_call import _no_sms, greeting_directory
 
 
 def now() -> datetime:
@@ -61,8 +63,8 @@ class Instance:
                              backoff_base=0.1, backoff_cap=0.5)
         self.lease = LeaderLease(redis, f"test:leader:{app}", name, ttl_seconds=1.5)
         prompts = PromptStore(ast.sounds_dir, str(ast.config.sounds))
-        self.telephony = Telephony(self.ari, GreetingHandler(self.ari, self.db, prompts, now), self.lease,
-                                   renew_every=0.3)
+        handler = IvrHandler(self.ari, self.db, prompts, greeting_directory(), _no_sms, now)
+        self.telephony = Telephony(self.ari, handler, self.lease, renew_every=0.3)
         self.stop = asyncio.Event()
         self.task = asyncio.create_task(self.telephony.run(self.stop))
 

@@ -3,7 +3,7 @@ order Asterisk sent them; different channels are handled concurrently.
 
 A handler that raises is logged with the channel id and the next event is still handled:
 one bad event never stops the stream. The app layer decides how a failure keeps a caller
-from being stranded (see ivr.greeting)."""
+from being stranded (see ivr.calls)."""
 
 from __future__ import annotations
 
