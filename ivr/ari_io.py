@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from telephony.ari.client import AriClient
-from telephony.ari.errors import AriNotFound
+from telephony.ari.errors import AriError, AriNotFound
 from telephony.media import PromptStore
 
 from .flow import CallerHungUp
@@ -49,7 +49,7 @@ class AriFlowIO:
         self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._playbacks: dict[str, asyncio.Event] = {}
         self._gone = asyncio.Event()
-        self.transferring = False  # the channel left for the dialplan's transfer context
+        self.left_for: str | None = None  # "transfer" / "fallback": the channel went on in the dialplan
 
     # -- events from the call handler ------------------------------------------------------
 
@@ -71,29 +71,30 @@ class AriFlowIO:
     # -- FlowIO ----------------------------------------------------------------------------
 
     async def play(self, prompt: Prompt, language: str) -> None:
-        playback_id = await self._start(prompt, language)
-        await self._wait(self._playbacks[playback_id].wait())
-        self._playbacks.pop(playback_id, None)
+        playback_id, seconds = await self._start(prompt, language)
+        try:
+            await self._wait(self._finished(playback_id, seconds))
+        finally:
+            self._playbacks.pop(playback_id, None)
 
     async def collect(
         self, prompt: Prompt | None, language: str, *, max_digits: int, timeout: float, terminator: str
     ) -> str:
         keys = ""
         if prompt is not None:
-            playback_id = await self._start(prompt, language)
-            finished = self._playbacks[playback_id]
+            playback_id, seconds = await self._start(prompt, language)
             first = asyncio.ensure_future(self._keys.get())
-            ended = asyncio.ensure_future(finished.wait())
+            ended = asyncio.ensure_future(self._finished(playback_id, seconds))
             try:
                 await self._wait(asyncio.wait({first, ended}, return_when=asyncio.FIRST_COMPLETED))
+                if first.done():
+                    keys = first.result()
+                    await self._stop(playback_id)  # barge-in: a key ends the prompt
             finally:
                 ended.cancel()
-            if first.done():
-                keys = first.result()
-                await self._stop(playback_id)  # barge-in: a key ends the prompt
-            else:
-                first.cancel()
-            self._playbacks.pop(playback_id, None)
+                if not first.done():
+                    first.cancel()
+                self._playbacks.pop(playback_id, None)
         while len(keys) < max_digits and not (terminator and keys.endswith(terminator)):
             try:
                 keys += await self._wait(asyncio.wait_for(self._keys.get(), timeout))
@@ -112,9 +113,18 @@ class AriFlowIO:
     async def transfer(self, number: str) -> None:
         # Stay subscribed: the contact's end (or its return after a failed transfer) must still
         # reach the call record once the channel has left the app.
-        await self.ari.subscribe(f"channel:{self.channel_id}")
-        self.transferring = True
-        await self.ari.continue_in_dialplan(self.channel_id, self.transfer_context, number)
+        await self.leave_for("transfer", self.transfer_context, number)
+
+    async def leave_for(self, why: str, context: str, extension: str) -> None:
+        """Send the channel on in the dialplan. Stay subscribed to it: the contact's end (or
+        its return to the app) must still reach the call record once it has left the app."""
+        try:
+            await self.ari.subscribe(f"channel:{self.channel_id}")
+        except AriError as exc:
+            log.warning("call=%s channel=%s cannot follow the channel in the dialplan: %s", self.call_id,
+                        self.channel_id, exc)
+        self.left_for = why
+        await self.ari.continue_in_dialplan(self.channel_id, context, extension)
 
     async def hangup(self) -> None:
         try:
@@ -124,17 +134,26 @@ class AriFlowIO:
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _start(self, prompt: Prompt, language: str) -> str:
+    async def _start(self, prompt: Prompt, language: str) -> tuple[str, float]:
         if self.gone:
             raise CallerHungUp()
-        uri = await asyncio.to_thread(self.prompts.uri_for, prompt, language)
+        uri, seconds = await asyncio.to_thread(self.prompts.uri_and_length, prompt, language)
         playback_id = uuid.uuid4().hex
         self._playbacks[playback_id] = asyncio.Event()
         try:
             await self.ari.play(self.channel_id, uri, playback_id=playback_id)
         except AriNotFound as exc:
             raise CallerHungUp() from exc
-        return playback_id
+        return playback_id, seconds
+
+    async def _finished(self, playback_id: str, seconds: float) -> None:
+        """Until PlaybackFinished, or the prompt's length plus a margin: an event lost while
+        the event socket was down must not leave the caller in silence."""
+        try:
+            await asyncio.wait_for(self._playbacks[playback_id].wait(), seconds + 5)
+        except TimeoutError:
+            log.warning("call=%s channel=%s no PlaybackFinished for %s; going on", self.call_id, self.channel_id,
+                        playback_id)
 
     async def _stop(self, playback_id: str) -> None:
         try:

@@ -73,7 +73,6 @@ class _Call:
     state: CallState
     io: AriFlowIO
     task: asyncio.Task[None] | None = None
-    rescued: bool = False
 
 
 class IvrHandler:
@@ -115,30 +114,49 @@ class IvrHandler:
             call.io.on_playback_finished(event.playback.id)
         elif isinstance(event, ChannelHangupRequest):
             call.io.on_hangup()
-        elif isinstance(event, StasisEnd) and call.io.transferring:
-            await self._record(call, "stasis.ended", {"to": "transfer"})  # the record stays open
+        elif isinstance(event, StasisEnd) and call.io.left_for:
+            await self._record(call, "stasis.ended", {"to": call.io.left_for})  # the record stays open
         elif isinstance(event, StasisEnd | ChannelDestroyed):
-            await self._end(call, "transferred" if call.io.transferring else "ended")
+            await self._end(call, {"transfer": "transferred", "fallback": "fallback"}.get(call.io.left_for or "", "ended"))
 
     async def _start(self, channel: Channel, args: list[str]) -> None:
-        fallback = bool(args) and args[0] == "fallback"
-        transfer_failed = bool(args) and args[0] == "transfer-failed"
-        dialled = channel.dialplan.exten if fallback or transfer_failed or not args else args[0]
+        current = self.calls.get(channel.id)
+        if current is not None and current.task is not None and not current.task.done():
+            return  # already handled (a resync racing the StasisStart of the same channel)
+        try:
+            await self._open(channel, args, previous=current)
+        except Exception as exc:
+            # Not even the record could be written (database down?): the caller still gets
+            # the safe path rather than silence.
+            log.exception("channel=%s could not be taken into the menu; safe path", channel.id)
+            try:
+                await self.ari.continue_in_dialplan(channel.id, FALLBACK_CONTEXT,
+                                                    "final" if args[:1] == ["fallback"] else "s")
+            except AriError as again:
+                log.error("channel=%s could not reach the safe path either: %s (%s)", channel.id, again, exc)
+
+    async def _open(self, channel: Channel, args: list[str], previous: _Call | None) -> None:
+        again = args[0] if args and args[0] in ("fallback", "transfer-failed") else None
         now = self.clock()
         record = await self.db.run(lambda s: calls.open_call(
             s, channel_id=channel.id, linkedid=str(getattr(channel, "linkedid", "") or channel.id), at=now,
-            dialled_number=dialled, caller_number=channel.caller.number))
+            dialled_number=args[0] if args and not again else channel.dialplan.exten,
+            caller_number=channel.caller.number))
+        # Back from the dialplan: the number first dialled still decides the region.
+        dialled = record.dialled_number
         state = CallState(call_id=record.id, channel_id=channel.id, caller_number=channel.caller.number, region="")
+        if previous is not None:
+            state.language, state.path = previous.state.language, list(previous.state.path)
         io = AriFlowIO(self.ari, channel.id, self.prompts, self.router, self.send_sms, call_id=record.id)
-        call = _Call(state=state, io=io, rescued=False)
+        call = _Call(state=state, io=io)
         self.calls[channel.id] = call
-        log.info("call=%s channel=%s StasisStart dialled=%s caller=%s", record.id, channel.id, dialled,
-                 channel.caller.number or "-")
+        log.info("call=%s channel=%s StasisStart dialled=%s caller=%s%s", record.id, channel.id, dialled,
+                 channel.caller.number or "-", f" (back after {again})" if again else "")
         await self._record(call, "stasis.started", {"args": args})
-        if transfer_failed:
-            work = self._after_failed_transfer(call, record.region_id)
+        if again == "transfer-failed":
+            work = self._after_failed_transfer(call, record.region_id, previous)
         else:
-            work = self._run(call, channel, dialled, fallback)
+            work = self._run(call, channel, dialled, again == "fallback")
         call.task = asyncio.create_task(work, name=f"ivr-{channel.id}")
 
     async def _run(self, call: _Call, channel: Channel, dialled: str, after_fallback: bool) -> None:
@@ -176,14 +194,15 @@ class IvrHandler:
         except Exception as exc:
             await self._rescue(call, exc, after_fallback)
 
-    async def _after_failed_transfer(self, call: _Call, region: str | None) -> None:
+    async def _after_failed_transfer(self, call: _Call, region: str | None, previous: _Call | None) -> None:
         """A transfer could not be made: the dialplan told the caller and sent them back;
-        a nurse of the call's region takes over."""
+        a nurse of the call's region takes over, in the caller's language."""
         state = call.state
         state.region = region or "national"
         state.path.append("transfer-failed")
         request = RouteRequest(call_id=state.call_id, channel_id=state.channel_id, region=state.region,
-                               menu_path=list(state.path), config_version=self.directory.version(state.region))
+                               language=state.language, menu_path=list(state.path),
+                               config_version=previous.state.config_version if previous else None)
         try:
             await call.io.queue(request)
             await self._record(call, "ivr.outcome", {"kind": "queue", "path": state.path,
@@ -208,14 +227,13 @@ class IvrHandler:
         if self.calls.pop(state.channel_id, None) is None:
             return
         call.io.on_hangup()
-        await self.router.release(state.channel_id)
         if call.task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(call.task), 5)
-            except TimeoutError:
+            # Let the flow see the hang-up and finish (an enqueue in progress included) before
+            # the queue entry is released.
+            await asyncio.wait({call.task}, timeout=5)
+            if not call.task.done():
                 call.task.cancel()
-        if call.rescued:
-            return  # the dialplan's safe path goes on; it may bring the caller back
+        await self.router.release(state.channel_id)
         now = self.clock()
         await self.db.run(lambda s: calls.close_call(s, state.call_id, now, reason))
         log.info("call=%s channel=%s ended (%s)", state.call_id, state.channel_id, reason)
@@ -230,13 +248,24 @@ class IvrHandler:
         state = call.state
         log.exception("call=%s channel=%s menu failed; sending the caller to %s,%s", state.call_id,
                       state.channel_id, FALLBACK_CONTEXT, extension, exc_info=exc)
-        call.rescued = True
-        await self._record(call, "app.failed", {"error": str(exc)[:300], "to": f"{FALLBACK_CONTEXT},{extension}"})
         try:
-            await self.ari.continue_in_dialplan(state.channel_id, FALLBACK_CONTEXT, extension)
+            await call.io.leave_for("fallback", FALLBACK_CONTEXT, extension)
         except AriError as again:
             log.error("call=%s channel=%s could not reach the safe path either: %s", state.call_id,
                       state.channel_id, again)
+        try:  # best effort: the failure may be the database itself
+            await self._record(call, "app.failed", {"error": str(exc)[:300], "to": f"{FALLBACK_CONTEXT},{extension}"})
+        except Exception:
+            log.exception("call=%s could not record the failure", state.call_id)
+
+    async def stand_down(self) -> None:
+        """This instance is no longer the leader (or stops): end its flows and announcements;
+        the channels stay in Asterisk for the new leader to adopt."""
+        for call in list(self.calls.values()):
+            if call.task is not None and not call.task.done():
+                call.task.cancel()
+            await self.router.release(call.state.channel_id)
+        self.calls.clear()
 
     async def resync(self, channels: list[Channel]) -> None:
         alive = {c.id for c in channels}
@@ -244,9 +273,11 @@ class IvrHandler:
             in_app = channel.dialplan.app_name == "Stasis" and channel.dialplan.app_data.split(",")[0] == self.ari.app
             if in_app and channel.id not in self.calls:
                 log.warning("channel=%s adopted after resync; its menu starts again", channel.id)
-                await self._start(channel, [channel.dialplan.exten or ""])
+                await self._start(channel, channel.dialplan.app_data.split(",")[1:])
         for channel_id in [c for c in self.calls if c not in alive]:
-            await self._end(self.calls[channel_id])
+            gone = self.calls.get(channel_id)
+            if gone is not None:
+                await self._end(gone, "ended_while_disconnected")
         now = self.clock()
 
         def close_stale(s: Session) -> int:

@@ -9,6 +9,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
 
+from telephony.ari.errors import AriNotFound
+
+from .flow import CallerHungUp
 from .handover import QueueStatus
 from .model import Prompt
 
@@ -57,7 +60,16 @@ class WaitPlayer:
 
     async def _loop(self) -> None:
         while True:
-            await self._play(announcement(await self._status()), self.language)
-            self.announcements += 1
-            for _ in range(self.interval_rounds):
-                await self._play(self.music, self.language)
+            try:
+                await self._play(announcement(await self._status()), self.language)
+                self.announcements += 1
+                for _ in range(self.interval_rounds):
+                    await self._play(self.music, self.language)
+            except asyncio.CancelledError:
+                raise
+            except (CallerHungUp, AriNotFound):
+                return
+            except Exception:
+                # A waiting caller must not end up in silence because one round failed.
+                log.exception("wait announcements failed; trying again")
+                await asyncio.sleep(1.0)

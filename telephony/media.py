@@ -47,6 +47,18 @@ class PromptStore:
             return self._file_uri(Path(prompt.recording).with_suffix(""))
         return self._file_uri(self.render_text(prompt, language).relative_to(self.directory).with_suffix(""))
 
+    def uri_and_length(self, prompt: Prompt, language: str) -> tuple[str, float]:
+        """The media URI and the prompt's length in seconds (8 kHz 16-bit mono WAV)."""
+        uri = self.uri_for(prompt, language)
+        if prompt.recording:
+            path = self.directory / Path(prompt.recording).with_suffix(".wav")
+        else:
+            path = self.render_text(prompt, language)
+        try:
+            return uri, max(0.0, (path.stat().st_size - 44) / 16000)
+        except OSError:
+            return uri, 60.0
+
     def render_text(self, prompt: Prompt, language: str) -> Path:
         """The file of a text prompt in this language, rendered if it is not yet."""
         text = prompt.for_language(language)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
@@ -38,10 +39,15 @@ def render_prompt(text: str, out: Path, *, language: str = "sv", speed: int = 15
     if out.exists() and stamp.exists() and stamp.read_text() == digest:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
         raw = Path(tmp) / "raw.wav"
-        _run(["espeak-ng", "-v", VOICES[language], "-s", str(speed), "-w", str(raw), text])
-        _run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(out)])
+        done = Path(tmp) / "out.wav"
+        # Text through stdin, never as an argument: prompt text is editable by region admins
+        # and must not be read as espeak-ng options (e.g. "-f FILE").
+        _run(["espeak-ng", "-v", VOICES[language], "-s", str(speed), "-w", str(raw), "--stdin"], stdin=text)
+        _run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(done)])
+        # Atomic: a concurrent render of the same text, or Asterisk reading it, never sees half a file.
+        os.replace(done, out)
     stamp.write_text(digest)
     return out
 
@@ -54,8 +60,8 @@ def duration_seconds(path: Path) -> float:
         raise PromptError(f"soxi could not read {path}: {done.stderr.strip()}") from exc
 
 
-def _run(cmd: list[str]) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+def _run(cmd: list[str], stdin: str | None = None) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, input=stdin if stdin is not None else "")
     if done.returncode != 0:
         raise PromptError(f"{cmd[0]} failed ({done.returncode}): {done.stderr.strip()[:300]}")
 

@@ -20,6 +20,10 @@ log = logging.getLogger("vardlinje.telephony")
 class CallHandler(Protocol):
     async def on_event(self, event: Event) -> None: ...
 
+    async def stand_down(self) -> None:
+        """Leadership is lost (or the app stops): stop driving channels; the next leader adopts them."""
+        ...
+
     async def resync(self, channels: list[Channel]) -> None:
         """Called after every (re)connect with Asterisk's channels: adopt the ones in our
         app that we lost track of, close the records of calls that ended meanwhile."""
@@ -70,8 +74,7 @@ class Telephony:
                         "without a shared lease (same Redis) are connected to one Asterisk.",
                         self.ari.app, self.replaced_hold_off,
                     )
-                    if self.lease is not None:
-                        await self.lease.release()
+                    await self._release()
                     self.is_leader.clear()
                     with suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.replaced_hold_off)
@@ -80,14 +83,27 @@ class Telephony:
                     relay.cancel()
                     await asyncio.gather(renew, relay, return_exceptions=True)
                     self.is_leader.clear()
+                    await self._stand_down()
                 if lost.is_set():
                     log.warning("leader lease lost; standing by")
         finally:
-            if self.lease is not None:
-                with suppress(Exception):
-                    await self.lease.release()
+            await self._release()
             await self.dispatcher.drain()
             await self.dispatcher.close()
+            await self._stand_down()
+
+    async def _release(self) -> None:
+        if self.lease is not None:
+            try:
+                await self.lease.release()
+            except Exception as exc:  # Redis down: the lease simply expires
+                log.warning("leader lease release failed: %s", exc)
+
+    async def _stand_down(self) -> None:
+        try:
+            await self.handler.stand_down()
+        except Exception:
+            log.exception("stand-down of the call handler failed")
 
     async def _relay(self, session_stop: asyncio.Event, stop: asyncio.Event, lost: asyncio.Event) -> None:
         """End the event session when the app stops or the lease is lost."""
@@ -118,15 +134,21 @@ class Telephony:
     async def _keep_lease(self, lost: asyncio.Event, stop: asyncio.Event) -> None:
         if self.lease is None:
             return
+        loop = asyncio.get_running_loop()
+        renewed_at = loop.time()
         while not stop.is_set():
             await asyncio.sleep(self.renew_every)
             try:
                 held = await self.lease.renew()
             except Exception as exc:
                 # Redis unreachable: keep serving calls until the lease would have expired
-                # anyway; nobody else can take it before then.
+                # anyway (nobody else can take it before then), then step down.
                 log.warning("leader lease renew failed: %s", exc)
+                if loop.time() - renewed_at >= self.lease.ttl_ms / 1000:
+                    lost.set()
+                    return
                 continue
             if not held:
                 lost.set()
                 return
+            renewed_at = loop.time()

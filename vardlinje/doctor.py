@@ -34,9 +34,9 @@ async def check_redis(settings: Settings) -> Check:
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
     try:
         info = await client.info("server")
-        return Check("Redis", True, f"{settings.redis_url} (Redis {info.get('redis_version', '?')})")
+        return Check("Redis", True, f"{_safe_url(settings.redis_url)} (Redis {info.get('redis_version', '?')})")
     except Exception as exc:
-        return Check("Redis", False, f"{settings.redis_url}: {exc}",
+        return Check("Redis", False, f"{_safe_url(settings.redis_url)}: {exc}",
                      "start Redis (make run starts its own) or set VARDLINJE_REDIS_URL")
     finally:
         await client.aclose()
@@ -46,7 +46,8 @@ async def check_database(settings: Settings) -> Check:
     try:
         current, rev, head = await asyncio.to_thread(is_current, settings.database_url)
     except Exception as exc:
-        return Check("Database", False, f"{settings.database_url}: {exc}", "check VARDLINJE_DATABASE_URL")
+        return Check("Database", False, f"{_safe_url(settings.database_url)}: {type(exc).__name__}",
+                     "check VARDLINJE_DATABASE_URL")
     if not current:
         return Check("Database", False, f"at {rev or 'empty'}, newest is {head}", "run `vardlinje db upgrade`")
     return Check("Database", True, f"{_safe_url(settings.database_url)} at revision {rev}")

@@ -19,11 +19,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import aiohttp
 
 from .backoff import backoff_delay
-from .errors import AriUnavailable, error_for
+from .errors import AriError, AriUnavailable, error_for
 from .models import (
     ApplicationReplaced,
     AsteriskInfo,
-    BadEvent,
     Bridge,
     Channel,
     Event,
@@ -90,8 +89,11 @@ class AriClient:
                 if not text:
                     return None
                 return json.loads(text)
-        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+            # Connection refused/reset, a broken response, or a closed session.
             raise AriUnavailable(method, path, 0, str(exc) or type(exc).__name__) from exc
+        except ValueError as exc:
+            raise AriError(method, path, 0, f"Asterisk answered something that is not JSON: {exc}") from exc
 
     async def asterisk_info(self) -> AsteriskInfo:
         return AsteriskInfo.model_validate(await self.request("GET", "/asterisk/info"))
@@ -171,17 +173,22 @@ class AriClient:
         connection. `sink` must not block: it hands events to the ordered dispatcher.
         """
         attempt = 0
+        loop = asyncio.get_running_loop()
         while not stop.is_set():
             try:
                 async with self._session.ws_connect(
                     self.events_url(), headers={"Authorization": self._auth}, heartbeat=20.0
                 ) as ws:
-                    attempt = 0
                     self.connects += 1
+                    connected_at = loop.time()
                     log.info("ARI events connected app=%s connects=%d", self.app, self.connects)
                     await on_connected()
                     self.connected.set()
                     await self._read(ws, sink, stop)
+                    # Only a connection that lasted resets the backoff: one that Asterisk
+                    # accepts and drops at once must not make us reconnect in a tight loop.
+                    if loop.time() - connected_at > 5.0:
+                        attempt = 0
             except ApplicationReplacedError:
                 self.connected.clear()
                 raise
@@ -191,6 +198,10 @@ class AriClient:
                 log.warning("ARI events unreachable app=%s: %s", self.app, exc or type(exc).__name__)
             except AriUnavailable as exc:
                 log.warning("ARI resync failed app=%s: %s", self.app, exc)
+            except Exception:
+                # A bug or a database error in the resync must not end the connection loop
+                # for good: log it and treat it as a failed session.
+                log.exception("ARI session failed app=%s", self.app)
             self.connected.clear()
             if stop.is_set():
                 break
@@ -216,7 +227,7 @@ class AriClient:
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     try:
                         event = parse_event(json.loads(msg.data))
-                    except (ValueError, BadEvent) as exc:
+                    except ValueError as exc:  # BadEvent included
                         log.error("ARI sent an event we cannot read, skipped: %s", exc)
                         continue
                     if isinstance(event, ApplicationReplaced):

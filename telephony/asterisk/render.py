@@ -318,6 +318,10 @@ exten => s,1,Answer()
  same => n,GotoIf($["${{STASISSTATUS}}" != "FAILED"]?done)
  same => n,Playback(${{VL_SOUNDS}}/fallback-final)
  same => n(done),Hangup()
+; Where the app sends a caller whose second attempt also failed.
+exten => final,1,Answer()
+ same => n,Playback(${{VL_SOUNDS}}/fallback-final)
+ same => n,Hangup()
 
 [vardlinje-transfer]
 ; The IVR's transfer node: dial the number through the operator's trunk. When that fails (or

@@ -181,8 +181,26 @@ async def test_failed_transfer_goes_to_a_nurse(rig: Rig) -> None:
     call = await rig.call("+46812345678", [(1.5, "1"), (1.5, "3")], hang_up_after=14)
     ev = await rig.events(call)
     assert ev["ivr.outcome"][0]["kind"] == "transfer" and ev["ivr.outcome"][0]["number"] == "+46771467010"
-    assert ev["queue.entered"][0]["menu_path"] == ["transfer-failed"] and ev["queue.entered"][0]["region"] == "01"
+    path = ev["queue.entered"][0]["menu_path"]
+    assert path[0] == "hello" and path[-2:] == ["pharmacist", "transfer-failed"], path
+    assert ev["queue.entered"][0]["region"] == "01" and ev["queue.entered"][0]["language"] == "sv"
     # One contact, one record, closed once, when the caller finally hung up in the queue.
     assert ev["stasis.ended"][0] == {"to": "transfer"} and len(ev["call.ended"]) == 1
     kinds = [k for k in ev]
     assert kinds.index("queue.entered") < kinds.index("call.ended")
+
+
+async def test_a_failing_menu_sends_the_caller_to_the_safe_path(rig: Rig) -> None:
+    """A menu that cannot run (a bug) sends the caller to the dialplan's safe path: the
+    technical-problem message, one more try (which fails again), the final advice, hang-up.
+    The record shows both failures and is closed once, as `fallback`."""
+    def broken(region: str) -> Menu:
+        raise RuntimeError("menu bug")
+
+    rig.directory.menu = broken  # type: ignore[method-assign]
+    call = await rig.call("+46812345678", [], hold_seconds=60)
+    ev = await rig.events(call)
+    assert [f["to"] for f in ev["app.failed"]] == ["vardlinje-fallback,s", "vardlinje-fallback,final"]
+    assert call.end_reason == "fallback" and len(ev["call.ended"]) == 1
+    log = rig.asterisk.log_file.read_text(errors="replace")
+    assert "fallback-final" in log
