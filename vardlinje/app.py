@@ -16,6 +16,8 @@ from pathlib import Path
 from aiohttp import web
 from redis.asyncio import Redis
 
+from config.http import setup_config_admin
+from config.live import LiveConfig
 from identity.http import setup_identity
 from sms.http import setup_sms
 from sms.runtime import make_provider
@@ -26,7 +28,7 @@ from .db import Database
 from .settings import Settings
 
 PROMPT_DIR = web.AppKey("prompt_dir", Path)
-# Named prompts (greeting.wav, greeting.en.wav) and menu texts rendered on demand (t/<hash>.wav).
+# Named prompts (fallback-final.wav, fallback-final.en.wav) and menu texts rendered on demand (t/<hash>.wav).
 _PROMPT_NAME = re.compile(r"^(t/[0-9a-f]{20}|[a-z0-9-]+(\.[a-z]{2})?)\.wav$")
 
 
@@ -37,6 +39,7 @@ def create_app(
     *,
     telephony: Telephony | None = None,
     prompt_dir: Path | None = None,
+    live_config: LiveConfig | None = None,
 ) -> web.Application:
     app = web.Application()
     app[appkeys.SETTINGS] = settings
@@ -50,6 +53,8 @@ def create_app(
     app.router.add_get("/healthz", healthz)
     setup_identity(app)
     setup_sms(app, make_provider(settings.sms, public_url=settings.http.public_url), sms=settings.sms)
+    # The config routes exist in every app; with a LiveConfig the app also listens for changes.
+    setup_config_admin(app, live_config)
     return app
 
 

@@ -20,10 +20,12 @@ from identity import service as ids
 from identity.models import Region
 
 CARE_PROVIDER = "Vårdlinjen Demo Öst AB"
-ACCOUNTS = (
+ACCOUNTS: tuple[tuple[str, str, list[str], list[str]], ...] = (
     ("anna.nilsson", "Anna Nilsson", ["nurse"], ["01"]),
     ("erik.johansson", "Erik Johansson", ["nurse"], ["01", "03"]),
     ("lena.berg", "Lena Berg", ["supervisor"], ["01", "03"]),
+    ("karin.lund", "Karin Lund", ["region_admin"], ["01"]),
+    ("nils.ek", "Nils Ek", ["national_admin"], []),
 )
 
 

@@ -22,9 +22,9 @@ from redis.asyncio import Redis
 from sqlmodel import col, select
 
 from calls.models import Call
-from config.loader import ConfigError, load_valid_config
+from config.live import LiveConfig
+from config.loader import ConfigError
 from ivr.calls import IvrHandler
-from ivr.directory import ConfigDirectory
 from sms.runtime import SMS
 from telephony.ari.client import AriClient
 from telephony.asterisk.private import PrivateAsterisk, check_root, clear_stale, default_root
@@ -119,12 +119,14 @@ async def run(settings: Settings) -> None:
             ast = PrivateAsterisk.create(
                 root, app_name=cfg.app_name, http_port=cfg.http_port, sip_port=cfg.sip_port,
                 rtp=(cfg.rtp_start, cfg.rtp_end), bind_address=cfg.bind_address,
-                caller_networks=tuple(cfg.caller_networks), run_name="run",
+                caller_networks=tuple(cfg.caller_networks), outbound_trunk=cfg.outbound_trunk, run_name="run",
             )
+            stack.callback(ast.stop)  # also cleans up after a start that fails half-way
             prompts = PromptStore(ast.sounds_dir, str(ast.config.sounds))
             await asyncio.to_thread(prompts.render)
-            await asyncio.to_thread(ast.start)
-            stack.callback(ast.stop)
+            # In this (the main) thread on purpose: Asterisk's parent-death signal is tied to
+            # the thread that started it, and a worker thread of to_thread may end any time.
+            ast.start()
             ari_url, ari_user, ari_password = ast.ari_url, ast.config.ari_user, ast.config.ari_password
             sip = (cfg.bind_address, ast.config.sip_port)
         else:
@@ -138,17 +140,22 @@ async def run(settings: Settings) -> None:
         ari = AriClient(http, ari_url, ari_user, ari_password, cfg.app_name)
         lease = LeaderLease(redis, f"vardlinje:leader:{cfg.app_name}", instance_id(settings),
                             settings.leader.lease_seconds)
+        # The database is the truth; the files seed it on the first start only.
+        live = LiveConfig(db, redis, recordings=settings.config_dir)
         try:
-            directory = ConfigDirectory(await asyncio.to_thread(load_valid_config, settings.config_dir))
+            directory = await live.seed_and_load(settings.config_dir)
         except ConfigError as exc:
-            raise RunError(f"the region configuration has errors (see `vardlinje config check`):\n{exc}") from exc
-        app = create_app(settings, db, redis, prompt_dir=prompts.directory)
+            raise RunError("the region configuration has errors (see `vardlinje config check` and "
+                           f"`vardlinje config versions`):\n{exc}") from exc
+        app = create_app(settings, db, redis, prompt_dir=prompts.directory, live_config=live)
         sms = app[SMS]
 
         async def send_sms(call_id: str, to: str, body: str) -> bool:
             return await sms.try_send(db, call_id=call_id, to=to, body=body)
 
         handler = IvrHandler(ari, db, prompts, directory, send_sms, utcnow)
+        # New calls take the new directory; calls in progress keep the one they started with.
+        live.on_change = lambda fresh: setattr(handler, "directory", fresh)
         telephony = Telephony(ari, handler, lease, renew_every=settings.leader.renew_every_seconds)
         attach_telephony(app, telephony)
         runner = web.AppRunner(app, access_log=None)
