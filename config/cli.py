@@ -11,18 +11,15 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 import click
 from redis.asyncio import Redis
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
-from vardlinje.db import Database
-from vardlinje.settings import SettingsError, load_settings
+from vardlinje.cliutil import database, run_in_db
+from vardlinje.settings import load_settings
 
 from . import store
 from .check import check
@@ -69,21 +66,6 @@ def check_command(directory: Path | None, errors_only: bool) -> None:
 # --- the versioned configuration in the database ------------------------------------------------------
 
 
-def _database() -> Database:
-    try:
-        return Database.from_url(load_settings().database_url)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-
-
-def _run(db: Database, fn: Callable[[Session], T]) -> T:
-    try:
-        return db.run_sync(fn)
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0]
-        raise click.ClickException(f"database error: {first} (is the schema migrated? `vardlinje db upgrade`)") from exc
-
-
 def _announce(owners: list[tuple[str, int]]) -> None:
     """Tell running instances (best effort: they also poll the database)."""
     if not owners:
@@ -122,9 +104,9 @@ def import_command(directory: Path | None) -> None:
 
     The files must pass `config check`; only files that differ from their current version get a
     new version. Prints the files that changed."""
-    db = _database()
+    db = database()
     try:
-        added = _run(db, lambda s: store.import_files(s, directory))
+        added = run_in_db(db=db, fn=lambda s: store.import_files(s, directory))
     except ConfigError as exc:
         _show_issues(exc)
     finally:
@@ -139,9 +121,9 @@ def import_command(directory: Path | None) -> None:
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
 def export_command(directory: Path) -> None:
     """Write the current configuration to DIRECTORY as national.yaml and regions/<id>.yaml."""
-    db = _database()
+    db = database()
     try:
-        written = _run(db, lambda s: store.export_files(s, directory))
+        written = run_in_db(db=db, fn=lambda s: store.export_files(s, directory))
     except OSError as exc:
         raise click.ClickException(f"cannot write {directory}: {exc}") from exc
     finally:
@@ -163,9 +145,9 @@ def _owner(owner: str) -> str:
 def versions_command(owner: str) -> None:
     """The versions of OWNER (a county code such as 01, or national), newest first."""
     owner = _owner(owner)
-    db = _database()
+    db = database()
     try:
-        rows = _run(db, lambda s: store.history(s, owner))
+        rows = run_in_db(db=db, fn=lambda s: store.history(s, owner))
     finally:
         db.dispose()
     if not rows:
@@ -185,9 +167,9 @@ def versions_command(owner: str) -> None:
 def rollback_command(owner: str, version: int, comment: str) -> None:
     """Make a new version of OWNER with the content of VERSION (validated like any change)."""
     owner = _owner(owner)
-    db = _database()
+    db = database()
     try:
-        change = _run(db, lambda s: store.rollback(s, owner, version, _by(), datetime.now(UTC),
+        change = run_in_db(db=db, fn=lambda s: store.rollback(s, owner, version, _by(), datetime.now(UTC),
                                                    comment=store.clean_comment(comment),
                                                    recordings=load_settings().config_dir))
     except ConfigError as exc:

@@ -249,6 +249,11 @@ def _read(path: Path, file: str, cs: ConfigSet) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         cs.issues.append(ConfigIssue(file, "", f"cannot read: {exc}"))
         return None
+    return parse_text(text, file, cs)
+
+
+def parse_text(text: str, file: str, cs: ConfigSet) -> dict[str, Any] | None:
+    """One file's YAML text → its data, or None with the problems added to `cs.issues`."""
     try:
         doc = load_yaml(text)
     except yaml.YAMLError as exc:

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import Column, DateTime, Text, UniqueConstraint, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -35,7 +34,7 @@ from .loader import (
     default_directory,
     line_for,
     load_config,
-    load_yaml,
+    parse_text,
 )
 from .regions import REGIONS
 from .resolve import NATIONAL
@@ -116,27 +115,6 @@ def require_owner(owner: str) -> str:
 # --- building a set from texts -------------------------------------------------------------------
 
 
-def _parse(text: str, file: str, cs: ConfigSet) -> dict[str, Any] | None:
-    """The loader's reading of one file, from text (see config.loader._read)."""
-    try:
-        doc = load_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        cs.issues.append(ConfigIssue(file, "", f"not valid YAML: {problem}", "error",
-                                     mark.line + 1 if mark is not None else None))
-        return None
-    cs.lines[file] = doc.lines
-    for path_text, message, line in doc.problems:
-        cs.issues.append(ConfigIssue(file, path_text, message, "error", line))
-    if doc.problems:
-        return None
-    if not isinstance(doc.data, dict):
-        cs.issues.append(ConfigIssue(file, "", "the file must be a mapping of fields (key: value)"))
-        return None
-    return doc.data
-
-
 def build_set(texts: dict[str, str], recordings: Path | None = None) -> ConfigSet:
     """Load texts by owner as `load_config` loads a directory (schema only; run `check` for the
     rest). `recordings` is the directory holding `recordings/<owner>/` (default: the shipped one)."""
@@ -147,7 +125,7 @@ def build_set(texts: dict[str, str], recordings: Path | None = None) -> ConfigSe
     if national is None:
         cs.issues.append(ConfigIssue(file_of(NATIONAL), "", "missing: the national file is required"))
     else:
-        data = _parse(national, file_of(NATIONAL), cs)
+        data = parse_text(national, file_of(NATIONAL), cs)
         if data is not None:
             cs.national = _validate(NationalConfig, data, file_of(NATIONAL), cs)
     for region_id in REGIONS:
@@ -156,7 +134,7 @@ def build_set(texts: dict[str, str], recordings: Path | None = None) -> ConfigSe
         if text is None:
             cs.issues.append(ConfigIssue(file, "", f"missing: every region needs a file ({REGIONS[region_id]})"))
             continue
-        data = _parse(text, file, cs)
+        data = parse_text(text, file, cs)
         if data is None:
             continue
         given = data.get("id")

@@ -12,11 +12,10 @@ from datetime import timedelta
 from typing import TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
-from vardlinje.db import Database, utcnow
-from vardlinje.settings import SettingsError, load_settings
+from vardlinje.cliutil import run_in_db
+from vardlinje.db import utcnow
 
 from . import service
 from .errors import IdentityError, UnknownCareProvider
@@ -25,22 +24,8 @@ from .models import Role
 T = TypeVar("T")
 
 
-def _run(fn: Callable[[Session], T]) -> T:
-    """Run fn in one transaction on the configured database, turning failures into clear messages."""
-    try:
-        url = load_settings().database_url
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db = Database.from_url(url)
-    try:
-        return db.run_sync(fn)
-    except IdentityError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0]
-        raise click.ClickException(f"database error: {first} (is the schema migrated? `vardlinje db upgrade`)") from exc
-    finally:
-        db.dispose()
+def _run_db(fn: Callable[[Session], T]) -> T:
+    return run_in_db(fn, clear_errors=(IdentityError,))
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -74,7 +59,7 @@ def add_user(username: str, roles: tuple[str, ...], regions: tuple[str, ...], ca
         if care_provider is not None and service.care_provider_by_name(s, care_provider) is None:
             raise UnknownCareProvider(f"unknown care provider {care_provider!r}")
 
-    _run(precheck)
+    _run_db(precheck)
     password = _read_password(password_stdin)
 
     def work(s: Session) -> tuple[int, str, list[str]]:
@@ -88,7 +73,7 @@ def add_user(username: str, roles: tuple[str, ...], regions: tuple[str, ...], ca
         assert user.id is not None
         return user.id, user.username, service.user_regions(s, user)
 
-    user_id, name, region_ids = _run(work)
+    user_id, name, region_ids = _run_db(work)
     click.echo(f"created user {name} (id {user_id}), roles {', '.join(sorted(set(roles)))}, "
                f"regions {', '.join(region_ids) or '-'}")
 
@@ -109,7 +94,7 @@ def add_token(username: str, name: str, scopes: tuple[str, ...], expires_days: i
         assert token.id is not None
         return token.id, clear
 
-    token_id, clear = _run(work)
+    token_id, clear = _run_db(work)
     click.echo(f"token {token_id} for {service.normalize_username(username)} ({name}); store it now, "
                "it is not shown again:", err=True)
     click.echo(clear)
@@ -119,6 +104,6 @@ def add_token(username: str, name: str, scopes: tuple[str, ...], expires_days: i
 @click.argument("token_id", type=int)
 def revoke_token(token_id: int) -> None:
     """Revoke API token TOKEN_ID (the number `user token` printed)."""
-    if not _run(lambda s: service.revoke_api_token(s, token_id, at=utcnow())):
+    if not _run_db(lambda s: service.revoke_api_token(s, token_id, at=utcnow())):
         raise click.ClickException(f"no live token {token_id}")
     click.echo(f"revoked token {token_id}")

@@ -7,36 +7,17 @@ the settings file). Errors are printed as one line, exit code 1.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import TypeVar
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
-from vardlinje.db import Database
-from vardlinje.settings import SettingsError, load_settings
+from vardlinje.cliutil import run_in_db
 
 from .numbers import DEFAULT_REGION, normalise
 from .outbox import MAX_LIST, list_messages
 from .provider import InvalidNumber
 
 T = TypeVar("T")
-
-
-def _run(fn: Callable[[Session], T]) -> T:
-    try:
-        url = load_settings().database_url
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-    db = Database.from_url(url)
-    try:
-        return db.run_sync(fn)
-    except SQLAlchemyError as exc:
-        first = str(exc).splitlines()[0]
-        raise click.ClickException(f"database error: {first} (is the schema migrated? `vardlinje db upgrade`)") from exc
-    finally:
-        db.dispose()
 
 
 @click.group("sms")
@@ -57,7 +38,7 @@ def outbox(to: str | None, limit: int, provider: str | None, as_json: bool) -> N
             number = normalise(to, DEFAULT_REGION)
         except InvalidNumber as exc:
             raise click.BadParameter(str(exc), param_hint="--to") from exc
-    rows = _run(lambda s: list_messages(s, to=number, provider=provider, limit=limit))
+    rows = run_in_db(lambda s: list_messages(s, to=number, provider=provider, limit=limit))
     if as_json:
         click.echo(json.dumps({"messages": [m.to_json() for m in rows], "count": len(rows)}, ensure_ascii=False,
                               indent=2))
