@@ -49,6 +49,7 @@ class AriFlowIO:
         self._keys: asyncio.Queue[str] = asyncio.Queue()
         self._playbacks: dict[str, asyncio.Event] = {}
         self._gone = asyncio.Event()
+        self.owner = "national"  # whose recordings the prompts use: the call's region once known
         self.left_for: str | None = None  # "transfer" / "fallback": the channel went on in the dialplan
 
     # -- events from the call handler ------------------------------------------------------
@@ -137,7 +138,7 @@ class AriFlowIO:
     async def _start(self, prompt: Prompt, language: str) -> tuple[str, float]:
         if self.gone:
             raise CallerHungUp()
-        uri, seconds = await asyncio.to_thread(self.prompts.uri_and_length, prompt, language)
+        uri, seconds = await asyncio.to_thread(self.prompts.uri_and_length, prompt, language, self.owner)
         playback_id = uuid.uuid4().hex
         self._playbacks[playback_id] = asyncio.Event()
         try:

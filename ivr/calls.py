@@ -172,6 +172,7 @@ class IvrHandler:
             if region is None:
                 region, how = await self._ask_region(io, directory), "keyed"
             state.region = region
+            io.owner = region
             state.config_version = directory.version(region)
             at = self.clock()
             await self.db.run(lambda s: calls.set_region(s, state.call_id, region, at, how))

@@ -14,13 +14,14 @@ from pathlib import Path, PurePosixPath
 from ivr.model import Prompt
 from ivr.texts import PROMPTS
 
-from .prompts import VOICES, render_music, render_prompt
+from .prompts import VOICES, convert_recording, render_music, render_prompt
 
 
 @dataclass(frozen=True)
 class PromptStore:
     directory: Path  # where this app writes the files
     asterisk_prefix: str  # how Asterisk reaches that folder: an absolute path or an http URL
+    config_dir: Path | None = None  # region recordings: CONFIG_DIR/recordings/<owner>/<file>
 
     def file(self, name: str, language: str = "sv") -> Path:
         return self.directory / f"{_stem(name, language)}.wav"
@@ -40,20 +41,37 @@ class PromptStore:
             return f"sound:{self.asterisk_prefix.rstrip('/')}/{self.version(name, language)}/{stem}.wav"
         return f"sound:{self.asterisk_prefix.rstrip('/')}/{stem}"
 
-    def uri_for(self, prompt: Prompt, language: str) -> str:
+    def uri_for(self, prompt: Prompt, language: str, owner: str = "national") -> str:
         """Media URI of a menu prompt: its recording, or its text rendered on first use into
         a file named by the text's hash (so edits never replay an old rendering)."""
-        if prompt.recording:
-            return self._file_uri(Path(prompt.recording).with_suffix(""))
-        return self._file_uri(self.render_text(prompt, language).relative_to(self.directory).with_suffix(""))
+        return self._file_uri(self._local(prompt, language, owner).relative_to(self.directory).with_suffix(""))
 
-    def uri_and_length(self, prompt: Prompt, language: str) -> tuple[str, float]:
+    def _local(self, prompt: Prompt, language: str, owner: str) -> Path:
+        """The prompt's file in this store, made (rendered or converted) if needed."""
+        if not prompt.recording:
+            return self.render_text(prompt, language)
+        if self.config_dir is not None:
+            source = self.config_dir / "recordings" / owner / prompt.recording
+            if source.is_file():
+                return self.import_recording(source, owner)
+        return self.directory / Path(prompt.recording).with_suffix(".wav")  # ours, e.g. hold music
+
+    def import_recording(self, source: Path, owner: str) -> Path:
+        """A region's recording converted to what Asterisk plays (8 kHz mono WAV); redone
+        when the source changes."""
+        out = self.directory / "rec" / owner / f"{source.stem}.wav"
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+        stamp = out.with_suffix(".src")
+        if out.exists() and stamp.exists() and stamp.read_text() == digest:
+            return out
+        convert_recording(source, out)
+        stamp.write_text(digest)
+        return out
+
+    def uri_and_length(self, prompt: Prompt, language: str, owner: str = "national") -> tuple[str, float]:
         """The media URI and the prompt's length in seconds (8 kHz 16-bit mono WAV)."""
-        uri = self.uri_for(prompt, language)
-        if prompt.recording:
-            path = self.directory / Path(prompt.recording).with_suffix(".wav")
-        else:
-            path = self.render_text(prompt, language)
+        path = self._local(prompt, language, owner)
+        uri = self._file_uri(path.relative_to(self.directory).with_suffix(""))
         try:
             return uri, max(0.0, (path.stat().st_size - 44) / 16000)
         except OSError:

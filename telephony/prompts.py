@@ -87,3 +87,15 @@ def render_music(out: Path) -> Path:
     _run(cmd)
     out.with_suffix(".src").write_text("music-v1")
     return out
+
+
+def convert_recording(source: Path, out: Path) -> Path:
+    """Any audio file sox reads → 8 kHz mono 16-bit WAV (atomically)."""
+    if shutil.which("sox") is None:
+        raise PromptError("cannot convert recordings: sox missing (apt-get install sox)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        done = Path(tmp) / "out.wav"
+        _run(["sox", str(source), "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", str(done)])
+        os.replace(done, out)
+    return out

@@ -29,7 +29,8 @@ from .settings import Settings
 
 PROMPT_DIR = web.AppKey("prompt_dir", Path)
 # Named prompts (fallback-final.wav, fallback-final.en.wav) and menu texts rendered on demand (t/<hash>.wav).
-_PROMPT_NAME = re.compile(r"^(t/[0-9a-f]{20}|[a-z0-9-]+(\.[a-z]{2})?)\.wav$")
+# and regions' recordings (rec/<owner>/<name>.wav).
+_PROMPT_NAME = re.compile(r"^(t/[0-9a-f]{20}|rec/([0-9]{2}|national)/[A-Za-z0-9_-]+|[a-z0-9-]+(\.[a-z]{2})?)\.wav$")
 
 
 def create_app(

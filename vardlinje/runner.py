@@ -23,7 +23,7 @@ from sqlmodel import col, select
 
 from calls.models import Call
 from config.live import LiveConfig
-from config.loader import ConfigError
+from config.loader import ConfigError, default_directory
 from ivr.calls import IvrHandler
 from sms.runtime import SMS
 from telephony.ari.client import AriClient
@@ -122,7 +122,7 @@ async def run(settings: Settings) -> None:
                 caller_networks=tuple(cfg.caller_networks), outbound_trunk=cfg.outbound_trunk, run_name="run",
             )
             stack.callback(ast.stop)  # also cleans up after a start that fails half-way
-            prompts = PromptStore(ast.sounds_dir, str(ast.config.sounds))
+            prompts = PromptStore(ast.sounds_dir, str(ast.config.sounds), config_dir=settings.config_dir or default_directory())
             await asyncio.to_thread(prompts.render)
             # In this (the main) thread on purpose: Asterisk's parent-death signal is tied to
             # the thread that started it, and a worker thread of to_thread may end any time.
@@ -130,7 +130,8 @@ async def run(settings: Settings) -> None:
             ari_url, ari_user, ari_password = ast.ari_url, ast.config.ari_user, ast.config.ari_password
             sip = (cfg.bind_address, ast.config.sip_port)
         else:
-            prompts = PromptStore(data_dir / "prompts", cfg.media_base_url or f"{settings.http.public_url}/prompts")
+            prompts = PromptStore(data_dir / "prompts", cfg.media_base_url or f"{settings.http.public_url}/prompts",
+                                  config_dir=settings.config_dir or default_directory())
             await asyncio.to_thread(prompts.render)
             ari_url, ari_user, ari_password = cfg.ari_url, cfg.ari_user, cfg.ari_password.get_secret_value()
             sip = (urlsplit(cfg.ari_url).hostname or "127.0.0.1", cfg.sip_port)

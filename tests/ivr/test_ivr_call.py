@@ -5,6 +5,7 @@ fallback after wrong keys, and hang up mid-menu without an error."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -99,7 +100,12 @@ async def rig(asterisk: PrivateAsterisk, redis_url: str, tmp_path: Path) -> Asyn
         sent.append((to, body))
         return True
 
-    prompts = PromptStore(asterisk.sounds_dir, str(asterisk.config.sounds))
+    # Region 01's recordings: a 16 kHz file as a studio would deliver it, converted on first use.
+    recordings = tmp_path / "config" / "recordings" / "01"
+    recordings.mkdir(parents=True)
+    subprocess.run(["espeak-ng", "-v", "sv", "-w", str(recordings / "hej.wav"), "--stdin"], input=b"Hej hej",
+                   check=True, capture_output=True)
+    prompts = PromptStore(asterisk.sounds_dir, str(asterisk.config.sounds), config_dir=tmp_path / "config")
     async with aiohttp.ClientSession() as http:
         ari = AriClient(http, asterisk.ari_url, asterisk.config.ari_user, asterisk.config.ari_password,
                         asterisk.config.app_name)
@@ -204,3 +210,14 @@ async def test_a_failing_menu_sends_the_caller_to_the_safe_path(rig: Rig) -> Non
     assert call.end_reason == "fallback" and len(ev["call.ended"]) == 1
     log = rig.asterisk.log_file.read_text(errors="replace")
     assert "fallback-final" in log
+
+
+async def test_a_region_recording_is_played(rig: Rig) -> None:
+    """A prompt given as a recording plays the region's own file (converted for Asterisk)."""
+    rig.directory.menus["01"] = Menu.model_validate({"start": "hello", "nodes": {
+        "hello": {"type": "play", "prompt": {"recording": "hej.wav"}, "next": "bye"},
+        "bye": {"type": "hangup"}}})
+    call = await rig.call("+46812345678", [])
+    ev = await rig.events(call)
+    assert ev["ivr.outcome"][0]["path"] == ["hello", "bye"]
+    assert "sounds/rec/01/hej" in rig.asterisk.log_file.read_text(errors="replace")
