@@ -103,8 +103,8 @@ async def rig(asterisk: PrivateAsterisk, redis_url: str, tmp_path: Path) -> Asyn
     # Region 01's recordings: a 16 kHz file as a studio would deliver it, converted on first use.
     recordings = tmp_path / "config" / "recordings" / "01"
     recordings.mkdir(parents=True)
-    subprocess.run(["espeak-ng", "-v", "sv", "-w", str(recordings / "hej.wav"), "--stdin"], input=b"Hej hej",
-                   check=True, capture_output=True)
+    await asyncio.to_thread(subprocess.run, ["espeak-ng", "-v", "sv", "-w", str(recordings / "hej.wav"), "--stdin"],
+                            input=b"Hej hej", check=True, capture_output=True)
     prompts = PromptStore(asterisk.sounds_dir, str(asterisk.config.sounds), config_dir=tmp_path / "config")
     async with aiohttp.ClientSession() as http:
         ari = AriClient(http, asterisk.ari_url, asterisk.config.ari_user, asterisk.config.ari_password,
