@@ -13,7 +13,7 @@ and the desktop's liveness use the other events.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -98,7 +98,9 @@ def transition(
             f"{event.value} is not possible while {current.state.value} "
             f"(possible: {', '.join(e.value for e in allowed(current.state)) or 'nothing'})"
         )
-    if at < current.since:
+    # In UTC: two Europe/Stockholm times share one tzinfo and Python then compares their wall
+    # clocks, which is wrong in the hour the clocks go back.
+    if at.astimezone(UTC) < current.since.astimezone(UTC):
         raise InvalidTransition(f"{event.value} at {at.isoformat()} is before the current state began")
     if event is Event.PAUSE and reason is None:
         raise InvalidTransition("a pause needs a reason")
