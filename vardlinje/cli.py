@@ -94,6 +94,7 @@ def db_current() -> None:
 
 
 def _register_commands() -> None:
+    from agents.cli import nurse_group
     from config.cli import config_group
     from identity.cli import user_group
     from ivr.cli import ivr_group
@@ -103,6 +104,7 @@ def _register_commands() -> None:
     main.add_command(sms_group)
     main.add_command(config_group)
     main.add_command(ivr_group)
+    main.add_command(nurse_group)
 
 
 _register_commands()

@@ -1,8 +1,9 @@
 """Every table of the app, imported in one place so Alembic and tests see the whole schema."""
 
+from agents.models import Nurse, PresenceChange
 from calls.models import Call, CallEvent
 from config.store import ConfigVersion
 from identity.models import ApiToken, CareProvider, CareProviderRegion, LoginSession, Region, User, UserRegion
 from sms.models import SmsMessage
 
-__all__ = ["ApiToken", "Call", "CallEvent", "CareProvider", "CareProviderRegion", "ConfigVersion", "LoginSession", "Region", "SmsMessage", "User", "UserRegion"]
+__all__ = ["ApiToken", "Call", "CallEvent", "CareProvider", "CareProviderRegion", "ConfigVersion", "LoginSession", "Nurse", "PresenceChange", "Region", "SmsMessage", "User", "UserRegion"]

@@ -226,7 +226,9 @@ def _pjsip(cfg: AsteriskRunConfig) -> str:
     return f"""[global]
 type = global
 user_agent = Vardlinje
-endpoint_identifier_order = ip,username
+; Nurses' phones first by their user name: a softphone on the callers' host must not be
+; taken for the caller trunk (nurse endpoints need their digest password anyway).
+endpoint_identifier_order = username,ip
 
 [transport-udp]
 type = transport
@@ -322,6 +324,11 @@ exten => s,1,Answer()
 exten => final,1,Answer()
  same => n,Playback(${{VL_SOUNDS}}/fallback-final)
  same => n,Hangup()
+
+[from-nurses]
+; Calls placed by nurses' phones are not handled yet (routing calls them, not the reverse).
+exten => _X.,1,Hangup(21)
+exten => _+X.,1,Hangup(21)
 
 [vardlinje-transfer]
 ; The IVR's transfer node: dial the number through the operator's trunk. When that fails (or
