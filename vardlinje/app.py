@@ -25,6 +25,7 @@ from telephony.runtime import Telephony
 
 from . import appkeys
 from .db import Database
+from .forwarded import forwarded_middleware
 from .settings import Settings
 
 PROMPT_DIR = web.AppKey("prompt_dir", Path)
@@ -42,7 +43,8 @@ def create_app(
     prompt_dir: Path | None = None,
     live_config: LiveConfig | None = None,
 ) -> web.Application:
-    app = web.Application()
+    # First of all middlewares, so identity's throttling sees the real client address.
+    app = web.Application(middlewares=[forwarded_middleware(settings.http.trusted_proxies)])
     app[appkeys.SETTINGS] = settings
     app[appkeys.DB] = db
     app[appkeys.REDIS] = redis

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -58,6 +59,19 @@ class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: str = Field("http://127.0.0.1:8080", description="the URL users and webhooks reach the app at")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses (CIDR) of proxies whose X-Forwarded-For is believed"
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an address or network (e.g. 10.0.0.5/32)") from exc
+        return entries
 
 
 class AuthSettings(_Section):
