@@ -437,6 +437,11 @@ def _check_national(national: NationalConfig, report: _Report) -> None:
         region_ok(f"national_queue.served_by.{i}", region)
     if len(set(nq.served_by)) != len(nq.served_by):
         report(owner, "national_queue.served_by", "a region is listed twice", "warning")
+    for region in nq.weights:
+        if region not in nq.served_by:
+            report(owner, f"national_queue.weights.{region}", f"region {region} does not serve the national queue")
+    for region in nq.pool_after_seconds:
+        region_ok(f"national_queue.pool_after_seconds.{region}", region)
     skills_ok("national_queue.skills", nq.skills)
     if nq.queue not in national.queues:
         report(owner, "national_queue.queue", f"unknown queue {nq.queue!r}{_suggest(nq.queue, national.queues)}")

@@ -280,6 +280,22 @@ class NationalQueue(Strict):
     served_by: list[RegionId] = Field(min_length=1, description="the regions whose nurses answer it")
     skills: dict[Name, int] = Field(default_factory=dict)
     languages: list[Lang] = Field(default_factory=lambda: ["sv", "en"])
+    weights: dict[RegionId, float] = Field(
+        default_factory=dict, description="share of the national calls per serving region (default: equal)"
+    )
+    pool_after_seconds: dict[RegionId, int] = Field(
+        default_factory=dict,
+        description="a region's own calls may also go to the national pool after waiting this long",
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> NationalQueue:
+        # That the weighted regions serve the queue is checked by config check (with the path).
+        if any(w <= 0 for w in self.weights.values()):
+            raise ValueError("weights must be positive")
+        if any(s < 0 for s in self.pool_after_seconds.values()):
+            raise ValueError("pool_after_seconds must not be negative")
+        return self
 
 
 class _Agreement(Strict):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -36,7 +36,7 @@ from vardlinje.db import Database
 
 from .ari_io import AriFlowIO, SendSms
 from .flow import CallerHungUp, CallState, FlowEnv, run_flow
-from .handover import RouteRequest
+from .handover import QueueStatus, RouteRequest
 from .holding import HoldingRouter
 from .model import Menu, Prompt
 from .waiting import Play
@@ -68,6 +68,21 @@ class RegionDirectory(Protocol):
         ...
 
 
+class QueueRouter(Protocol):
+    """What the handler needs of routing: take a queued call, and release it when its channel ends."""
+
+    async def enqueue(self, request: RouteRequest) -> QueueStatus: ...
+
+    async def release(self, channel_id: str) -> RouteRequest | None: ...
+
+
+#: Events of channels the handler does not own (a nurse leg routing originated) go here.
+ForeignEvents = Callable[[Event], Awaitable[None]]
+
+#: The first Stasis argument of a nurse leg routing originated (routing.asterisk.OFFER_ARG).
+OFFER_ARG = "offer"
+
+
 @dataclass
 class _Call:
     state: CallState
@@ -84,6 +99,9 @@ class IvrHandler:
         directory: RegionDirectory,
         send_sms: SendSms,
         clock: Callable[[], datetime],
+        *,
+        router: Callable[[Callable[[str], Play | None]], QueueRouter] | None = None,
+        foreign_events: ForeignEvents | None = None,
     ) -> None:
         self.ari = ari
         self.db = db
@@ -92,7 +110,11 @@ class IvrHandler:
         self.send_sms = send_sms
         self.clock = clock
         self.calls: dict[str, _Call] = {}
-        self.router = HoldingRouter(db, clock, self._player_for)
+        # `router` builds the router from the handler's per-channel players; the holding
+        # placeholder when routing is not wired in.
+        self.router: QueueRouter = (router(self._player_for) if router is not None
+                                    else HoldingRouter(db, clock, self._player_for))
+        self.foreign_events = foreign_events
 
     def _player_for(self, channel_id: str) -> Play | None:
         call = self.calls.get(channel_id)
@@ -102,10 +124,16 @@ class IvrHandler:
 
     async def on_event(self, event: Event) -> None:
         if isinstance(event, StasisStart):
+            if event.args[:1] == [OFFER_ARG]:
+                if self.foreign_events is not None:
+                    await self.foreign_events(event)
+                return
             await self._start(event.channel, event.args)
             return
         call = self.calls.get(event.channel_id() or "")
         if call is None:
+            if self.foreign_events is not None:
+                await self.foreign_events(event)
             return
         if isinstance(event, ChannelDtmfReceived):
             call.io.on_dtmf(event.digit)
@@ -271,7 +299,10 @@ class IvrHandler:
     async def resync(self, channels: list[Channel]) -> None:
         alive = {c.id for c in channels}
         for channel in channels:
-            in_app = channel.dialplan.app_name == "Stasis" and channel.dialplan.app_data.split(",")[0] == self.ari.app
+            app_args = channel.dialplan.app_data.split(",")
+            in_app = channel.dialplan.app_name == "Stasis" and app_args[0] == self.ari.app
+            if in_app and app_args[1:2] == [OFFER_ARG]:
+                continue  # a nurse leg: routing's, not a caller to take into the menu
             if in_app and channel.id not in self.calls:
                 log.warning("channel=%s adopted after resync; its menu starts again", channel.id)
                 await self._start(channel, channel.dialplan.app_data.split(",")[1:])

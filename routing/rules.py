@@ -40,8 +40,8 @@ def rules_from_config(
     national_pool_after: Mapping[str, int] | None = None,
     language_level: int = 2,
 ) -> RoutingRules:
-    """Compile `national.yaml`. The schema has no weights for the national queue nor a per-region
-    overflow to the national pool yet: they are given here (equal weights and no overflow by default)."""
+    """Compile `national.yaml`. The national queue's weights and the regions' overflow to the
+    national pool come from `national_queue.weights` / `.pool_after_seconds`; arguments override them."""
     geographic: list[GeographicRule] = []
     windows: list[WindowRule] = []
     for name, agreement in national.agreements.items():
@@ -61,14 +61,13 @@ def rules_from_config(
             windows.append(WindowRule(name, Step.COVER, agreement.covering, frozenset({agreement.covered}),
                                       weekly_hours(agreement.slots), validity))
     queue = national.national_queue
-    configured = getattr(queue, "weights", None)  # read once the schema has it (see docs/routing.md)
-    weights = dict(national_weights or configured or {region: 1.0 for region in queue.served_by})
+    weights = dict(national_weights or queue.weights or {region: 1.0 for region in queue.served_by})
     language_skills = {m.group(1): skill for skill in national.skills if (m := _LANGUAGE_SKILL.match(skill))}
     return RoutingRules(
         geographic=tuple(geographic),
         windows=tuple(windows),
         national=NationalRule(served_by=tuple(queue.served_by), weights=weights, skills=dict(queue.skills)),
-        national_pool_after=dict(national_pool_after or {}),
+        national_pool_after=dict(national_pool_after or queue.pool_after_seconds),
         language_skills=language_skills,
         language_level=language_level,
     )

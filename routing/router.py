@@ -1,0 +1,97 @@
+"""The IVR's `Router` backed by the routing engine: a queued call is recorded, announced to
+(the WaitPlayer) and handed to the engine, which offers it to a nurse when one is eligible.
+
+The telephony of an offer (ring the nurse, bridge, ring-no-answer) is `routing.asterisk.OfferDriver`,
+a listener of the engine; this class only owns the waiting side: the queue entry, the player and the
+caller leaving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from calls import service as calls
+from ivr.handover import QueueStatus, RouteRequest
+from ivr.waiting import Play, WaitPlayer
+from vardlinje.db import Database
+
+from .engine import RoutingEngine
+from .model import WaitingCall
+
+log = logging.getLogger("vardlinje.routing.router")
+
+CallerLeft = Callable[[RouteRequest], Awaitable[None]]
+
+
+@dataclass
+class _Queued:
+    request: RouteRequest
+    player: WaitPlayer | None
+
+
+class EngineRouter:
+    def __init__(self, engine: RoutingEngine, db: Database, clock: Callable[[], datetime],
+                 player_for: Callable[[str], Play | None]) -> None:
+        self.engine = engine
+        self.db = db
+        self.clock = clock
+        self.player_for = player_for  # channel id → how to play to it
+        self.queued: dict[str, _Queued] = {}  # call id → entry, until the caller leaves
+        #: Told when a queued caller leaves (hang-up): the offer driver cancels a ringing offer or
+        #: ends a bridged call. Without it the engine is told `caller_left` directly.
+        self.on_caller_left: CallerLeft | None = None
+
+    def request_for(self, call_id: str) -> RouteRequest | None:
+        entry = self.queued.get(call_id)
+        return entry.request if entry is not None else None
+
+    def _status(self, call_id: str) -> QueueStatus:
+        ids = list(self.queued)
+        position = ids.index(call_id) + 1 if call_id in ids else len(ids) + 1
+        return QueueStatus(position=max(1, position), estimated_wait_seconds=None)
+
+    async def enqueue(self, request: RouteRequest) -> QueueStatus:
+        now = self.clock()
+        await self.db.run(lambda s: calls.append(s, request.call_id, "queue.entered", now, channel_id=request.channel_id,
+                                                 data=request.model_dump(mode="json")))
+        player: WaitPlayer | None = None
+        play = self.player_for(request.channel_id)
+        if play is not None:
+            async def current() -> QueueStatus:
+                return self._status(request.call_id)
+
+            player = WaitPlayer(play, current, request.language)
+        self.queued[request.call_id] = _Queued(request, player)
+        status = self._status(request.call_id)
+        if player is not None:
+            player.start()
+        log.info("call=%s channel=%s queued: region=%s skills=%s priority=%d", request.call_id, request.channel_id,
+                 request.region, request.skills, request.priority)
+        # The engine may offer at once: the offer driver (a listener) rings the nurse from here.
+        await self.engine.call_arrived(WaitingCall.from_request(request, now), now)
+        return status
+
+    async def stop_announcements(self, call_id: str) -> None:
+        """The call is answered: the caller hears the nurse, no more queue announcements."""
+        entry = self.queued.get(call_id)
+        if entry is not None and entry.player is not None:
+            await entry.player.stop()
+            entry.player = None
+
+    async def release(self, channel_id: str) -> RouteRequest | None:
+        """The caller's channel ended (or this instance stands down): stop the announcements and
+        take the call out of routing."""
+        found = next((e for e in self.queued.values() if e.request.channel_id == channel_id), None)
+        if found is None:
+            return None
+        del self.queued[found.request.call_id]
+        if found.player is not None:
+            await found.player.stop()
+        if self.on_caller_left is not None:
+            await self.on_caller_left(found.request)
+        else:
+            await self.engine.caller_left(found.request.call_id, self.clock())
+        return found.request
