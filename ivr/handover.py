@@ -2,7 +2,8 @@
 
 From the moment `Router.enqueue` accepts a request, routing owns the channel: the IVR does
 nothing more with it. Routing starts the wait-announcement player when it queues the call
-and cancels it when an offer starts.
+and stops it when the nurse answers (not when her phone starts ringing: a ring-no-answer
+sends the call back to the queue, and the caller must never sit in silence meanwhile).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The wait-announcement player: music, the caller's place in the queue and the estimated
-wait, repeated at an interval. Routing starts it when it queues a call and cancels it when
-an offer starts; cancelling stops the current playback at once."""
+wait, repeated at an interval. Routing starts it when it queues a call and stops it when the
+nurse answers; stopping ends the current playback at once."""
 
 from __future__ import annotations
 
