@@ -204,6 +204,11 @@ async def put_config(request: web.Request) -> web.StreamResponse:
         return store.propose(s, owner, content, principal.username, store.clean_comment(comment), at,
                              base_version=base, recordings=admin.recordings)
 
+    return await _apply(request, work)
+
+
+async def _apply(request: web.Request, work: Callable[[Session], store.Change]) -> web.Response:
+    """Store a change (proposal or rollback), tell the other instances, answer with it."""
     try:
         change = await _db(request, work)
     except ConfigError as exc:
@@ -235,14 +240,7 @@ async def post_rollback(request: web.Request) -> web.StreamResponse:
         return store.rollback(s, owner, version, principal.username, at, comment=store.clean_comment(comment),
                               recordings=admin.recordings)
 
-    try:
-        change = await _db(request, work)
-    except ConfigError as exc:
-        return _invalid(exc)
-    except store.StoreError as exc:
-        return _store_error(exc)
-    await _announce(request, change)
-    return web.json_response(_change_json(change))
+    return await _apply(request, work)
 
 
 # --- pages ---------------------------------------------------------------------------------------------
