@@ -7,6 +7,7 @@ settings' config_dir, or the shipped files). Errors are one line, exit status 1.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
@@ -23,10 +24,10 @@ from vardlinje.cliutil import run_in_db
 from vardlinje.db import utcnow
 from vardlinje.settings import SettingsError, load_settings
 
-from . import service
+from . import notify, service
 from .errors import AgentError
 from .models import Nurse, PresenceChange
-from .presence import InvalidTransition
+from .presence import Event, InvalidTransition, PauseReason
 
 T = TypeVar("T")
 
@@ -71,6 +72,22 @@ skill_option = click.option("--skill", "skills", multiple=True, callback=_parse_
                             help="SKILL=LEVEL from the national vocabulary, e.g. triage=2; repeatable")
 
 
+def _announce(endpoint: str) -> None:
+    """Tell a running app at once (it pushes the endpoint to Asterisk and the profile to routing)."""
+    try:
+        url = load_settings().redis_url
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if asyncio.run(notify.announce(url, endpoint)):
+        click.echo("The running system was told; her endpoint and profile are updated now.", err=True)
+    else:
+        click.echo("No running system answered; her endpoint is pushed when Vårdlinje starts.", err=True)
+
+
+phone_option = click.option("--phone", type=click.Choice(sorted(service.PHONES)), default="ws", show_default=True,
+                            help="ws: the browser softphone; udp: a SIP phone on the network (desk phone)")
+
+
 @click.group("nurse")
 def nurse_group() -> None:
     """Nurses: registry, skills and presence."""
@@ -81,20 +98,22 @@ def nurse_group() -> None:
 @click.option("--home", "home", required=True, help='home region (county code), e.g. "01"')
 @skill_option
 @click.option("--serves", "serves", multiple=True, help="another region she answers for; repeatable")
+@phone_option
 @config_dir_option
-def add_command(username: str, home: str, skills: dict[str, int], serves: tuple[str, ...],
+def add_command(username: str, home: str, skills: dict[str, int], serves: tuple[str, ...], phone: str,
                 config_dir: Path | None) -> None:
-    """Register the existing user USERNAME (role nurse) as a nurse with her softphone endpoint."""
+    """Register the existing user USERNAME (role nurse) as a nurse with her phone's endpoint."""
 
     def work(s: Session) -> Nurse:
         vocabulary = _vocabulary(s, config_dir)
         user = require_user(s, username)
-        return service.create_nurse(s, user, home, skills, list(serves), vocabulary=vocabulary, at=utcnow())
+        return service.create_nurse(s, user, home, skills, list(serves), vocabulary=vocabulary, at=utcnow(),
+                                    phone=phone)
 
     nurse = _run_db(work)
     click.echo(f"registered nurse {username.strip().casefold()} (id {nurse.id}), endpoint {nurse.endpoint}, "
                f"home {nurse.home_region}, serves {', '.join(nurse.served_regions)}, skills {_skills_text(nurse.skills)}")
-    click.echo("Her endpoint is pushed to Asterisk when the app (re)connects to it.", err=True)
+    _announce(nurse.endpoint)
 
 
 @nurse_group.command("skills")
@@ -112,6 +131,7 @@ def skills_command(username: str, skills: dict[str, int], config_dir: Path | Non
 
     nurse = _run_db(work)
     click.echo(f"skills of {nurse.endpoint}: {_skills_text(nurse.skills)}")
+    _announce(nurse.endpoint)
 
 
 @nurse_group.command("list")
@@ -164,3 +184,95 @@ def presence_command(username: str, day_text: str | None) -> None:
         at = aware(change.at).astimezone(service.STOCKHOLM).strftime("%H:%M:%S")
         extra = "".join(f" {k}={v}" for k, v in (("reason", change.reason), ("call", change.call_id)) if v)
         click.echo(f"{at}  {change.from_state:>10} → {change.to_state:<10} {change.event}{extra} by {change.by}")
+
+
+@nurse_group.command("phone")
+@click.argument("username")
+@click.option("--set", "kind", type=click.Choice(sorted(service.PHONES)), default=None,
+              help="change the kind of phone her endpoint serves")
+@click.option("--show-secret", is_flag=True, help="print the SIP password (to configure a desk phone)")
+def phone_command(username: str, kind: str | None, show_secret: bool) -> None:
+    """USERNAME's SIP account: endpoint, kind of phone and (asked for) the password."""
+
+    def work(s: Session) -> Nurse:
+        nurse = service.nurse_by_username(s, username)
+        assert nurse.id is not None
+        return service.set_phone(s, nurse.id, kind, at=utcnow()) if kind else nurse
+
+    nurse = _run_db(work)
+    click.echo(f"endpoint {nurse.endpoint} (user name and auth user), phone {nurse.phone}: {service.PHONES[nurse.phone]}")
+    if show_secret:
+        click.echo(f"password {nurse.sip_secret}")
+    if kind:
+        _announce(nurse.endpoint)
+
+
+def _presence(username: str, event: Event, reason: PauseReason | None = None) -> None:
+    """Apply a presence event to the running system's routing store and the registry; with no
+    Redis answering (the app is not running), to the registry only: the next start takes the newer."""
+    from redis.asyncio import Redis
+    from redis.exceptions import RedisError
+
+    from routing import presence as live
+    from routing.redis_store import RedisStore
+    from vardlinje.cliutil import database
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+    nurse = _run_db(lambda s: service.nurse_by_username(s, username))
+    nurse_id = nurse.id or 0
+    by = f"cli:{username.strip().casefold()}"
+    db = database()
+
+    async def work() -> str:
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=2)
+        try:
+            try:
+                await redis.ping()
+            except (RedisError, OSError):
+                after = await db.run(lambda s: service.apply_presence(s, nurse_id, event, utcnow(), reason=reason, by=by))
+                return (f"{nurse.endpoint} is {after.state.value} (registry only: no Redis answers at "
+                        f"{settings.redis_url}, so no running system was told)")
+            state = await live.change(db, RedisStore(redis), nurse.endpoint, event, utcnow(), reason=reason, by=by)
+            return f"{nurse.endpoint} is {state.state.value}" + (f" ({state.reason.value})" if state.reason else "")
+        finally:
+            await redis.aclose()
+
+    try:
+        click.echo(asyncio.run(work()))
+    except (InvalidTransition, AgentError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.dispose()
+
+
+@nurse_group.command("login")
+@click.argument("username")
+def login_command(username: str) -> None:
+    """Log USERNAME in; she starts paused (administration) until she makes herself ready."""
+    _presence(username, Event.LOGIN)
+
+
+@nurse_group.command("ready")
+@click.argument("username")
+def ready_command(username: str) -> None:
+    """Make USERNAME ready for calls."""
+    _presence(username, Event.READY)
+
+
+@nurse_group.command("pause")
+@click.argument("username")
+@click.option("--reason", required=True,
+              type=click.Choice([r.value for r in PauseReason if r is not PauseReason.MISSED_OFFER]))
+def pause_command(username: str, reason: str) -> None:
+    """Pause USERNAME (not while a call is offered to her or she is on one)."""
+    _presence(username, Event.PAUSE, PauseReason(reason))
+
+
+@nurse_group.command("logout")
+@click.argument("username")
+def logout_command(username: str) -> None:
+    """Log USERNAME out (not while a call is offered to her or she is on one)."""
+    _presence(username, Event.LOGOUT)

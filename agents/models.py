@@ -35,6 +35,8 @@ class Nurse(SQLModel, table=True):
     served_regions: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False),
                                       description="regions she answers for, her home region included")
     active: bool = True
+    # "ws": the browser softphone (WebRTC); "udp": a SIP desk phone (or sipp in tests).
+    phone: str = Field(default="ws", max_length=8, sa_column_kwargs={"server_default": "ws"})
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     presence_state: str = Field(default=State.LOGGED_OUT.value, max_length=16)

@@ -46,6 +46,9 @@ class NurseEndpoint(Protocol):
     @property
     def active(self) -> bool: ...
 
+    @property
+    def phone(self) -> str: ...
+
 
 def endpoint_fields(name: str, transport: Transport = "ws", *, media_address: str | None = None) -> dict[str, str]:
     """The endpoint object's fields for either variant."""
@@ -128,21 +131,25 @@ class SyncResult:
     removed: list[str]
 
 
-async def sync_all(ari: AriClient, nurses: Iterable[NurseEndpoint], transport: Transport = "ws") -> SyncResult:
-    """Make Asterisk match the registry: push every active nurse, remove every inactive one.
-    Safe to run at every start and after every ARI reconnect."""
+def transport_of(nurse: NurseEndpoint) -> Transport:
+    return "udp" if nurse.phone == "udp" else "ws"
+
+
+async def sync_all(ari: AriClient, nurses: Iterable[NurseEndpoint], transport: Transport | None = None) -> SyncResult:
+    """Make Asterisk match the registry: push every active nurse (for her kind of phone, unless
+    `transport` says otherwise), remove every inactive one. Safe at every start and ARI reconnect."""
     pushed: list[str] = []
     removed: list[str] = []
     for nurse in nurses:
         if nurse.active:
-            await push(ari, nurse, transport)
+            await push(ari, nurse, transport or transport_of(nurse))
             pushed.append(nurse.endpoint)
         elif await remove(ari, nurse.endpoint):
             removed.append(nurse.endpoint)
     return SyncResult(pushed, removed)
 
 
-async def sync_registry(ari: AriClient, db: Database, transport: Transport = "ws") -> SyncResult:
+async def sync_registry(ari: AriClient, db: Database, transport: Transport | None = None) -> SyncResult:
     """`sync_all` over every nurse in the database (inactive ones too, so they are removed)."""
     rows = await db.run(lambda s: nurses(s, include_inactive=True))
     return await sync_all(ari, rows, transport)

@@ -75,9 +75,11 @@ def create_nurse(
     *,
     vocabulary: Mapping[str, int],
     at: datetime,
+    phone: str = "ws",
 ) -> Nurse:
     """Register `user` as a nurse, logged out, with a new endpoint name and SIP secret."""
     at = utc(at)
+    check_phone(phone)
     if user.id is None or not user.active or Role.NURSE.value not in user.roles:
         raise NotANurse(f"user {user.username!r} is not an active user with the nurse role")
     if s.exec(select(Nurse).where(Nurse.user_id == user.id)).first() is not None:
@@ -87,11 +89,30 @@ def create_nurse(
     # The endpoint is named after the nurse id, known only after the insert.
     nurse = Nurse(user_id=user.id, home_region=home_region, skills=checked,
                   endpoint=f"{ENDPOINT_PREFIX}new-{secrets.token_hex(8)}", sip_secret=new_secret(),
-                  served_regions=regions, active=True, created_at=at, updated_at=at,
+                  served_regions=regions, active=True, created_at=at, updated_at=at, phone=phone,
                   presence_state=State.LOGGED_OUT.value, presence_since=at)
     s.add(nurse)
     s.flush()
     nurse.endpoint = f"{ENDPOINT_PREFIX}{nurse.id}"
+    s.add(nurse)
+    s.flush()
+    return nurse
+
+
+PHONES = {"ws": "the browser softphone (WebRTC)", "udp": "a SIP phone on the network (desk phone, sipp)"}
+
+
+def check_phone(phone: str) -> str:
+    if phone not in PHONES:
+        raise AgentError(f"phone {phone!r} is not one of: " + "; ".join(f"{k} = {v}" for k, v in PHONES.items()))
+    return phone
+
+
+def set_phone(s: Session, nurse_id: int, phone: str, *, at: datetime) -> Nurse:
+    """Which phone her endpoint serves; push the nurse to Asterisk afterwards."""
+    nurse = get_nurse(s, nurse_id)
+    nurse.phone = check_phone(phone)
+    nurse.updated_at = utc(at)
     s.add(nurse)
     s.flush()
     return nurse

@@ -210,6 +210,14 @@ class _MenuOwner(Strict):
         return languages
 
 
+class RegionRouting(Strict):
+    """How the region's nurses are offered calls. The nurse's home region decides for her (it is her
+    employer's staffing policy), whichever region's call she takes."""
+
+    ring_seconds: int = Field(20, ge=5, le=120, description="ring-no-answer: the offer ends after this long")
+    wrap_up_seconds: int = Field(60, ge=0, le=1800, description="after a call, the nurse is in wrap-up this long")
+
+
 class RegionConfig(_MenuOwner):
     """`regions/<id>.yaml`."""
 
@@ -217,6 +225,7 @@ class RegionConfig(_MenuOwner):
     name: str
     numbers: list[str] = Field(default_factory=list, description="dialled numbers (E.164) that mean this region")
     caller_prefixes: list[str] = Field(default_factory=list, description='caller-number prefixes, e.g. "+468"')
+    routing: RegionRouting = Field(default_factory=RegionRouting)
 
     @field_validator("id")
     @classmethod

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -296,9 +296,12 @@ class IvrHandler:
             await self.router.release(call.state.channel_id)
         self.calls.clear()
 
-    async def resync(self, channels: list[Channel]) -> None:
+    async def resync(self, channels: list[Channel], *, skip: Collection[str] = ()) -> None:
+        """`skip`: alive channels another part owns (routing's adopted bridged callers)."""
         alive = {c.id for c in channels}
         for channel in channels:
+            if channel.id in skip:
+                continue
             app_args = channel.dialplan.app_data.split(",")
             in_app = channel.dialplan.app_name == "Stasis" and app_args[0] == self.ari.app
             if in_app and app_args[1:2] == [OFFER_ARG]:

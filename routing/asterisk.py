@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -23,7 +24,7 @@ from calls import service as calls
 from ivr.handover import RouteRequest
 from telephony.ari.client import AriClient
 from telephony.ari.errors import AriError, AriNotFound
-from telephony.ari.models import ChannelDestroyed, Event, StasisEnd, StasisStart
+from telephony.ari.models import Channel, ChannelDestroyed, Event, StasisEnd, StasisStart
 from vardlinje.db import Database
 
 from .engine import RoutingEngine
@@ -33,6 +34,8 @@ from .router import EngineRouter
 log = logging.getLogger("vardlinje.routing.asterisk")
 
 OFFER_ARG = "offer"
+BRIDGE_PREFIX = "call-"  # a bridged call's bridge is `call-<call id>`: found again after a restart
+NURSE_CHANNEL_PREFIX = "offer-"
 
 OfferState = Literal["ringing", "bridged", "ended"]
 
@@ -50,17 +53,26 @@ class LiveOffer:
 class OfferDriver:
     def __init__(self, ari: AriClient, engine: RoutingEngine, router: EngineRouter, db: Database,
                  clock: Callable[[], datetime], endpoint_for: Callable[[str], str | None], *,
-                 ring_seconds: int = 20, caller_id: str = "Vardlinje") -> None:
+                 ring_seconds: int | Callable[[str], int] = 20, caller_id: str = "Vardlinje",
+                 on_hangup: Callable[[str], Awaitable[object]] | None = None) -> None:
         self.ari = ari
         self.engine = engine
         self.router = router
         self.db = db
         self.clock = clock
         self.endpoint_for = endpoint_for  # nurse id → her PJSIP endpoint name (None: not provisioned)
-        self.ring_seconds = ring_seconds
+        # nurse id → seconds her phone rings before the offer counts as missed (her region's setting)
+        if isinstance(ring_seconds, int):
+            fixed = ring_seconds
+            ring_seconds = lambda _nurse: fixed  # noqa: E731
+        self.ring_seconds: Callable[[str], int] = ring_seconds
         self.caller_id = caller_id
+        # The call ended for the nurse: her wrap-up starts (LiveRouting records it in the registry).
+        self.on_hangup = on_hangup or (lambda nurse_id: engine.nurse_event(nurse_id, PresenceEvent.HANGUP,
+                                                                           clock()))
         self.offers: dict[str, LiveOffer] = {}  # call id → offer
         self.by_nurse_channel: dict[str, LiveOffer] = {}
+        self.by_caller_channel: dict[str, LiveOffer] = {}  # bridged calls adopted after a restart
         router.on_caller_left = self.caller_left
         engine.listeners.append(self.on_routing_event)
 
@@ -72,14 +84,29 @@ class OfferDriver:
     # -- the engine's decisions -------------------------------------------------------------------
 
     async def on_routing_event(self, event: RoutingEvent) -> None:
-        if event.kind == "offered" and event.nurse_id is not None:
+        if event.kind != "offered" or event.nurse_id is None:
+            return
+        try:
             await self._ring(event)
+        except Exception:
+            # Never leave a nurse reserved for a call nobody rings: the offer ends as missed (she is
+            # paused, so a persistent fault cannot re-offer the call to her in a loop).
+            log.exception("call=%s ringing nurse=%s failed", event.call_id, event.nurse_id)
+            offer = self.offers.pop(event.call_id, None)
+            if offer is not None:
+                self.by_nurse_channel.pop(offer.nurse_channel, None)
+                await self._hangup(offer.nurse_channel)
+            await self.engine.offer_ended(event.call_id, self.clock(), missed=True)
 
     async def _ring(self, event: RoutingEvent) -> None:
         assert event.nurse_id is not None
         request = self.router.request_for(event.call_id)
-        if request is None:  # the caller left between the decision and here
-            await self.engine.offer_ended(event.call_id, self.clock(), missed=False)
+        if request is None:
+            # Not a call of this instance's: its caller left between the decision and here, or it is
+            # left over from before a restart. Either way nobody can be connected to it.
+            log.info("call=%s offered to nurse=%s but no caller is waiting here; dropped", event.call_id,
+                     event.nurse_id)
+            await self.engine.caller_left(event.call_id, self.clock())
             return
         offer = LiveOffer(event.call_id, event.nurse_id, request.channel_id, f"offer-{uuid.uuid4().hex[:16]}")
         self.offers[offer.call_id] = offer
@@ -94,7 +121,7 @@ class OfferDriver:
         try:
             await self.ari.request("POST", "/channels", params={
                 "endpoint": f"PJSIP/{endpoint}", "app": self.ari.app, "appArgs": f"{OFFER_ARG},{offer.call_id}",
-                "timeout": str(self.ring_seconds), "callerId": self.caller_id, "channelId": offer.nurse_channel})
+                "timeout": str(self.ring_seconds(offer.nurse_id)), "callerId": self.caller_id, "channelId": offer.nurse_channel})
         except AriError as exc:  # not registered, endpoint unknown: she cannot be reached
             await self._missed(offer, f"originate failed: {exc}")
 
@@ -103,6 +130,11 @@ class OfferDriver:
     async def on_ari_event(self, event: Event) -> None:
         """An event of a channel the IVR does not own."""
         channel_id = event.channel_id()
+        adopted = self.by_caller_channel.get(channel_id or "")
+        if adopted is not None:
+            if isinstance(event, ChannelDestroyed | StasisEnd):
+                await self._adopted_caller_left(adopted)
+            return
         offer = self.by_nurse_channel.get(channel_id or "")
         if isinstance(event, StasisStart) and event.args[:1] == [OFFER_ARG]:
             if offer is None or offer.state != "ringing":
@@ -155,12 +187,92 @@ class OfferDriver:
         offer.state = "ended"
         self.offers.pop(offer.call_id, None)
         await self._hangup(offer.caller_channel)
-        await self._after_call(offer)
+        await self._after_call(offer, "nurse")
 
-    async def _after_call(self, offer: LiveOffer) -> None:
+    async def _after_call(self, offer: LiveOffer, hung_up_by: Literal["nurse", "caller"]) -> None:
         await self._destroy_bridge(offer)
-        # Wrap-up (and the timer back to ready, W s per region) is the next slice.
-        await self.engine.nurse_event(offer.nurse_id, PresenceEvent.HANGUP, self.clock())
+        self.by_caller_channel.pop(offer.caller_channel, None)
+        await self._record(offer, "call.hung_up", {"by": hung_up_by})
+        try:
+            await self.on_hangup(offer.nurse_id)  # her wrap-up starts; LiveRouting ends it in time
+        except Exception:
+            log.exception("call=%s nurse=%s: the end of the call could not be recorded in her presence",
+                          offer.call_id, offer.nurse_id)
+
+    async def _adopted_caller_left(self, offer: LiveOffer) -> None:
+        """The caller of a call bridged before a restart hung up: end the nurse's leg and the record
+        (no IVR flow owns this channel any more)."""
+        self.offers.pop(offer.call_id, None)
+        self.by_caller_channel.pop(offer.caller_channel, None)
+        self.by_nurse_channel.pop(offer.nurse_channel, None)
+        offer.state = "ended"
+        await self._hangup(offer.nurse_channel)
+        await self._after_call(offer, "caller")
+        now = self.clock()
+        await self.db.run(lambda s: calls.close_call(s, offer.call_id, now, "ended"))
+
+    # -- leadership ---------------------------------------------------------------------------------
+
+    async def stand_down(self) -> None:
+        """Another instance takes over: forget the offers without touching a channel. Bridged calls
+        stay bridged (the next leader adopts them); a ringing leg the next leader does not know is
+        hung up when it answers, and its call goes back to the queue."""
+        self.offers.clear()
+        self.by_nurse_channel.clear()
+        self.by_caller_channel.clear()
+
+    async def resync(self, channels: Iterable[Channel]) -> set[str]:
+        """After a (re)connect: adopt the bridged calls this instance lost track of (so the IVR does not
+        restart their menu), end the presence of nurses whose call is gone, and drop the calls in the
+        store no caller of this instance waits for. Returns the caller channels adopted."""
+        alive = {c.id: c for c in channels}
+        adopted: set[str] = set()
+        now = self.clock()
+        snapshot = await self.engine.store.snapshot()
+        on_call = {n.call_id: n for n in snapshot.nurses if n.state.value == "on_call" and n.call_id}
+        bridges = await self.ari.request("GET", "/bridges")
+        for bridge in bridges if isinstance(bridges, list) else []:
+            bridge_id = str(bridge.get("id", ""))
+            if not bridge_id.startswith(BRIDGE_PREFIX):
+                continue
+            call_id = bridge_id.removeprefix(BRIDGE_PREFIX)
+            members = [c for c in bridge.get("channels", []) if c in alive]
+            nurse_legs = [c for c in members if c.startswith(NURSE_CHANNEL_PREFIX)]
+            caller_legs = [c for c in members if not c.startswith(NURSE_CHANNEL_PREFIX)]
+            nurse = on_call.pop(call_id, None)
+            if call_id in self.offers:
+                continue
+            if nurse is None or not nurse_legs or not caller_legs:
+                log.info("call=%s bridge %s is left over (members %s); ending it", call_id, bridge_id, members)
+                for channel_id in members:
+                    await self._hangup(channel_id)
+                with suppress(AriError):
+                    await self.ari.request("DELETE", f"/bridges/{bridge_id}")
+                if nurse is not None:
+                    on_call[call_id] = nurse  # her call is over: wrap-up below
+                continue
+            offer = LiveOffer(call_id, nurse.nurse_id, caller_legs[0], nurse_legs[0], "bridged", bridge_id)
+            self.offers[call_id] = offer
+            self.by_nurse_channel[offer.nurse_channel] = offer
+            self.by_caller_channel[offer.caller_channel] = offer
+            adopted.add(offer.caller_channel)
+            log.info("call=%s adopted after resync: nurse=%s still talking with the caller", call_id, nurse.nurse_id)
+        for call_id, nurse in on_call.items():
+            if call_id in self.offers:
+                continue
+            log.info("nurse=%s was on call=%s, which ended while this instance was away", nurse.nurse_id, call_id)
+            try:
+                await self.on_hangup(nurse.nurse_id)
+            except Exception:
+                log.exception("nurse=%s: could not end her presence on the lost call", nurse.nurse_id)
+        mine = {call_id for call_id in self.offers}
+        stale = [c.call_id for c in snapshot.calls if self.router.request_for(c.call_id) is None]
+        stale += [o.call_id for o in await self.engine.store.offers()
+                  if o.call_id not in mine and self.router.request_for(o.call_id) is None]
+        for call_id in dict.fromkeys(stale):
+            log.info("call=%s is in the routing store but no caller waits for it here; removed", call_id)
+            await self.engine.caller_left(call_id, now)
+        return adopted
 
     # -- the caller leaving (from the router) -----------------------------------------------------
 
@@ -180,7 +292,7 @@ class OfferDriver:
             offer.state = "ended"
             self.by_nurse_channel.pop(offer.nurse_channel, None)
             await self._hangup(offer.nurse_channel)
-            await self._after_call(offer)
+            await self._after_call(offer, "caller")
 
     async def _hangup(self, channel_id: str) -> None:
         try:
@@ -198,3 +310,4 @@ class OfferDriver:
         except AriError:
             pass
         offer.bridge_id = None
+

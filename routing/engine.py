@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from agents.presence import Event, PauseReason
+from agents.presence import Event, InvalidTransition, PauseReason
 
 from .model import EventKind, RoutingEvent, RoutingRules, WaitingCall
 from .policy import decide
@@ -36,14 +36,21 @@ class RoutingEngine:
     async def _emit(self, events: list[RoutingEvent]) -> list[RoutingEvent]:
         for event in events:
             for listener in self.listeners:
-                await listener(event)
+                try:
+                    await listener(event)
+                except Exception:
+                    # One listener's failure (the registry's database, a ring that failed oddly)
+                    # must not keep the others from hearing of the event.
+                    log.exception("call=%s routing listener failed on %s", event.call_id, event.kind)
         return events
 
     async def route(self, now: datetime) -> list[RoutingEvent]:
         """Offer what can be offered at `now`; the `offered` events (and `reserve_failed` for lost races)."""
         events: list[RoutingEvent] = []
         for _ in range(self.rounds):
-            snapshot = await self.store.snapshot()
+            if not await self.store.any_ready():
+                break  # the common case in a long queue: nobody free, nothing to decide
+            snapshot = await self.store.snapshot(ready_only=True)
             offers = decide(now, snapshot.calls, snapshot.nurses, self.rules)
             calls = {c.call_id: c for c in snapshot.calls}
             lost = False
@@ -87,7 +94,13 @@ class RoutingEngine:
             agreement=offer.agreement if offer else None, wait_seconds=outcome.call.wait_seconds(now))
 
     async def answered(self, call_id: str, now: datetime) -> list[RoutingEvent]:
-        outcome = await self.store.answered(call_id, now)
+        try:
+            outcome = await self.store.answered(call_id, now)
+        except InvalidTransition as exc:
+            # The store no longer has this nurse offered the call (restored from an older state):
+            # the caller and nurse are talking regardless; routing just has nothing to record.
+            log.warning("call=%s answered, but routing disagrees: %s", call_id, exc)
+            return []
         if outcome is None:
             return []
         return await self._emit([self._outcome_event("answered", outcome, now)])

@@ -66,9 +66,13 @@ class MemoryStore:
         if nurse is not None and nurse.state is State.OFFERED and nurse.call_id == offer.call_id:
             self._apply(offer.nurse_id, event, at)
 
-    async def snapshot(self) -> Snapshot:
+    async def any_ready(self) -> bool:
+        return any(n.state is State.READY for n in self._nurses.values())
+
+    async def snapshot(self, *, ready_only: bool = False) -> Snapshot:
         waiting = tuple(c for cid, c in self._calls.items() if cid not in self._offers)
-        return Snapshot(waiting, tuple(self._nurses.values()))
+        nurses = self._nurses.values()
+        return Snapshot(waiting, tuple(n for n in nurses if n.state is State.READY) if ready_only else tuple(nurses))
 
     async def reserve(self, offer: Offer) -> bool:
         if offer.call_id not in self._calls or offer.call_id in self._offers:

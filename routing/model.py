@@ -19,6 +19,8 @@ from config.schema import OpeningHours
 from ivr.handover import RouteRequest
 
 NATIONAL = "national"  # the region id of calls in the national queue
+CRISIS_ALL = "*"  # in `RoutingRules.crisis`: every region's calls are redirected to the national queue
+CRISIS_AGREEMENT = "crisis"  # the agreement name reported for offers a crisis redirect allowed
 
 
 def utc(at: datetime) -> datetime:
@@ -187,3 +189,9 @@ class RoutingRules:
     #: caller language → the skill a nurse needs to speak it (Swedish needs none)
     language_skills: Mapping[str, str] = field(default_factory=dict)
     language_level: int = 2  # "professionally fluent": advice on health needs more than small talk
+    #: The national crisis switch (run-time state, `routing.crisis`): region ids whose calls are
+    #: redirected to the national queue; the member `CRISIS_ALL` ("*") means every region. A
+    #: redirected call keeps its region, its own nurses and its own skills; the regions serving the
+    #: national queue may take it at once, as for a national call (`docs/crisis.md`). Being part of the
+    #: rules, it applies to calls already waiting as soon as the engine's rules are replaced.
+    crisis: frozenset[str] = frozenset()

@@ -2,7 +2,8 @@
 clock; `now` is always passed in as an aware datetime. `docs/routing.md` gives every rule its reason.
 
 - `eligible_regions`: the regions whose nurses may take a call at `now`, each with the step that
-  allows it (own, cover, around the clock, night, partner after a wait or a queue length, national).
+  allows it (own, cover, around the clock, night, partner after a wait or a queue length, national —
+  also at once for a region's calls while the crisis switch redirects them, `docs/crisis.md`).
 - `qualifies` / `overqualification`: skill fit; the best fit is the least surplus (specialists stay free).
 - `best_nurse_for` (a call arrives: best fit, then longest idle) and `best_call_for` (a nurse becomes
   free: highest priority, then longest wait) — the two rules; `decide` applies both greedily at once.
@@ -21,6 +22,8 @@ from agents.presence import State
 from config.hours import is_open, local
 
 from .model import (
+    CRISIS_AGREEMENT,
+    CRISIS_ALL,
     NATIONAL,
     STEP_RANK,
     NurseState,
@@ -43,6 +46,14 @@ class Allowance:
 # --- eligibility ------------------------------------------------------------------------------------
 
 
+def redirected(call: WaitingCall, rules: RoutingRules) -> bool:
+    """A regional call whose region the crisis switch redirects to the national queue (its own or every
+    region). National calls are national already: the switch does not concern them."""
+    if call.region == NATIONAL:
+        return False
+    return call.region in rules.crisis or CRISIS_ALL in rules.crisis
+
+
 def eligible_regions(
     call: WaitingCall,
     now: datetime,
@@ -52,7 +63,12 @@ def eligible_regions(
     """Region → the first (most preferred, by `STEP_RANK`) step that lets its nurses take `call` at `now`.
 
     `queue_lengths` is the number of calls waiting per region (for geographic agreements with a
-    `queue_length`); without it only the wait triggers geographic overflow."""
+    `queue_length`); without it only the wait triggers geographic overflow.
+
+    A call the crisis switch redirects (`redirected`) keeps everything above and, at once, the regions
+    serving the national queue (weight > 0) with step `national` and agreement `"crisis"` — unless a
+    more specific step already allows them. It is read from the rules at `now`, so calls already
+    waiting follow the switch both ways."""
     now = utc(now)
     allowed: dict[str, Allowance] = {}
 
@@ -85,6 +101,10 @@ def eligible_regions(
         if by_wait or by_length:
             for region in geo.regions:
                 allow(region, Allowance(Step.PARTNER, geo.name))
+    if redirected(call, rules):
+        for region in national.served_by:
+            if national.weights.get(region, 1.0) > 0:
+                allow(region, Allowance(Step.NATIONAL, CRISIS_AGREEMENT))
     pool_after = rules.national_pool_after.get(call.region)
     if pool_after is not None and wait >= pool_after:
         for region in national.served_by:
@@ -96,7 +116,11 @@ def eligible_regions(
 
 
 def required_skills(call: WaitingCall, rules: RoutingRules) -> dict[str, int]:
-    """The call's skills, plus the national queue's for national calls, plus the caller's language."""
+    """The call's skills, plus the national queue's for national calls, plus the caller's language.
+
+    A call redirected by the crisis switch is not a national call: it keeps its own skills (the national
+    queue's skills are for calls without a home region; raising them would shut the region's own nurses
+    out of their own calls exactly when help is needed, `docs/crisis.md`)."""
     required = dict(call.skills)
 
     def need(skill: str, level: int) -> None:
@@ -148,7 +172,7 @@ class _Candidate:
     nurse: NurseState
     region: str
     allowance: Allowance
-    key: tuple[int, int, datetime, str]
+    key: tuple[int, int, int, datetime, str]
 
 
 def _candidate(
@@ -160,19 +184,21 @@ def _candidate(
 ) -> _Candidate | None:
     if nurse.state is not State.READY or not qualifies(nurse.skills, required):
         return None
-    best: tuple[int, str, Allowance] | None = None
+    best: tuple[tuple[int, int], str, Allowance] | None = None
     for region in sorted(nurse.all_regions):
         allowance = allowed.get(region)
         if allowance is None:
             continue
-        # National calls: the region's place in this call's weighted order; others: the step's rank.
-        rank = order.get(region, len(order)) if order is not None else STEP_RANK[allowance.step]
+        # The step's rank; among the national step of a national or redirected call, the region's place
+        # in this call's weighted order.
+        weighted = order.get(region, len(order)) if order is not None and allowance.step is Step.NATIONAL else 0
+        rank = (STEP_RANK[allowance.step], weighted)
         if best is None or rank < best[0]:
             best = (rank, region, allowance)
     if best is None:
         return None
     rank, region, allowance = best
-    key = (rank, overqualification(nurse.skills, required), nurse.since, nurse.nurse_id)
+    key = (*rank, overqualification(nurse.skills, required), nurse.since, nurse.nurse_id)
     return _Candidate(nurse, region, allowance, key)
 
 
@@ -205,7 +231,10 @@ def best_nurse_for(
 def _best(call: WaitingCall, now: datetime, nurses: Iterable[NurseState], rules: RoutingRules,
           allowed: Mapping[str, Allowance]) -> Offer | None:
     required = required_skills(call, rules)
-    order = national_order(call.call_id, rules.national.weights, allowed) if call.region == NATIONAL else None
+    order = None
+    if call.region == NATIONAL or redirected(call, rules):
+        national = [region for region, allowance in allowed.items() if allowance.step is Step.NATIONAL]
+        order = national_order(call.call_id, rules.national.weights, national)
     found = [c for n in nurses if (c := _candidate(call, n, allowed, required, order)) is not None]
     if not found:
         return None
@@ -227,6 +256,25 @@ def best_call_for(
     return None
 
 
+def reach(region: str, rules: RoutingRules) -> frozenset[str]:
+    """Every region whose nurses could ever take a call of `region` under `rules`, whatever the time,
+    wait or queue: a superset of `eligible_regions`, so `decide` can skip calls no free nurse can
+    take without asking for each one."""
+    national = frozenset(rules.national.served_by)
+    if region == NATIONAL:
+        return national
+    found = {region}
+    for window in rules.windows:
+        if region in window.served:
+            found.add(window.answering)
+    for geo in rules.geographic:
+        if region in geo.regions:
+            found |= geo.regions
+    if region in rules.national_pool_after or region in rules.crisis or CRISIS_ALL in rules.crisis:
+        found |= national
+    return frozenset(found)
+
+
 def decide(
     now: datetime,
     calls: Sequence[WaitingCall],
@@ -244,11 +292,29 @@ def decide(
         if nurse.state is State.READY:
             for region in nurse.all_regions:
                 free.setdefault(region, []).append(nurse)
-    ready = sum(1 for n in nurses if n.state is State.READY)
+    ready = [n for n in nurses if n.state is State.READY]
+    if not ready:
+        return []
+    # Calls no free nurse could take — none of their reachable regions has one, or nobody free has the
+    # skills — are skipped before the (costlier) eligibility of each: with 10,000 calls waiting and one
+    # nurse free, most are. Queue lengths above still count every call.
+    reachable: dict[str, bool] = {}
+    skilled: dict[tuple[tuple[str, int], ...], bool] = {}
+
+    def possible(call: WaitingCall) -> bool:
+        if call.region not in reachable:
+            reachable[call.region] = not reach(call.region, rules).isdisjoint(free)
+        if not reachable[call.region]:
+            return False
+        required = tuple(sorted(required_skills(call, rules).items()))
+        if required not in skilled:
+            skilled[required] = any(qualifies(n.skills, dict(required)) for n in ready)
+        return skilled[required]
+
     taken: set[str] = set()
     offers: list[Offer] = []
-    for call in sorted(calls, key=call_order):
-        if len(taken) == ready:
+    for call in sorted(filter(possible, calls), key=call_order):
+        if len(taken) == len(ready):
             break  # nobody left to offer to
         allowed = eligible_regions(call, now, rules, lengths)
         # Only nurses of the allowed regions are looked at: the index keeps a decision over thousands

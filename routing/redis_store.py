@@ -6,6 +6,7 @@ Keys, under a prefix (default `vardlinje:routing`):
     <p>:offers         hash  call id → its reserved offer (JSON); a call here is offered, not waiting
     <p>:nurses         set   nurse ids
     <p>:nurse:<id>     hash  profile (JSON), state, since (µs), reason, call_id — her live presence
+    <p>:ready          set   the ids of the nurses who are ready (an index, written with every presence change)
 
 `reserve` is one Lua script (compare-and-reserve, below), so two instances can never offer one nurse
 two calls or one call to two nurses. The other changes read, apply `agents.presence.transition` in
@@ -34,7 +35,7 @@ T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
-# KEYS: nurse hash, calls hash, offers hash.  ARGV: call id, offer time (µs), offer JSON.
+# KEYS: nurse hash, calls hash, offers hash, ready set.  ARGV: call id, offer time (µs), offer JSON, nurse id.
 # Lua numbers are doubles: microseconds since 1970 (~1.8e15) are exact below 2^53 (~9e15).
 RESERVE = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'ready' then return 0 end
@@ -44,6 +45,7 @@ if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then return 0 end
 if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'offered', 'since', ARGV[2], 'call_id', ARGV[1], 'reason', '')
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[4])
 return 1
 """
 
@@ -121,10 +123,21 @@ class RedisStore:
         self.calls_key = f"{prefix}:calls"
         self.offers_key = f"{prefix}:offers"
         self.nurses_key = f"{prefix}:nurses"
+        self.ready_key = f"{prefix}:ready"
+        # Raw JSON → parsed call, from the last snapshot: a waiting call's JSON rarely changes, and
+        # parsing 10,000 of them was most of a decision's time (bench/bench_routing.py).
+        self._parsed: dict[bytes, WaitingCall] = {}
         self._reserve = redis.register_script(RESERVE)
 
     def nurse_key(self, nurse_id: str) -> str:
         return f"{self.prefix}:nurse:{nurse_id}"
+
+    def _index(self, pipe: Pipeline, nurse: NurseState) -> None:
+        """Keep the ready index in step with a presence write (queued in the same MULTI)."""
+        if nurse.state is State.READY:
+            pipe.sadd(self.ready_key, nurse.nurse_id)
+        else:
+            pipe.srem(self.ready_key, nurse.nurse_id)
 
     async def _atomic(self, keys: list[str], body: Callable[[Pipeline], Awaitable[T]]) -> T:
         """Run `body` under WATCH on `keys`: it reads (immediate), calls `pipe.multi()  # type: ignore[no-untyped-call]` and queues
@@ -189,6 +202,7 @@ class RedisStore:
             pipe.multi()  # type: ignore[no-untyped-call]
             if updated is not None:
                 pipe.hset(self.nurse_key(updated.nurse_id), items=_flat(presence_fields(updated)))
+                self._index(pipe, updated)
             pipe.hdel(self.offers_key, call_id)
             if drop_call:
                 pipe.hdel(self.calls_key, call_id)
@@ -208,11 +222,13 @@ class RedisStore:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.sadd(self.nurses_key, nurse.nurse_id)
             pipe.hset(self.nurse_key(nurse.nurse_id), items=_flat(nurse_fields(nurse)))
+            self._index(pipe, nurse)
             await pipe.execute()
 
     async def remove_nurse(self, nurse_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.srem(self.nurses_key, nurse_id)
+            pipe.srem(self.ready_key, nurse_id)
             pipe.delete(self.nurse_key(nurse_id))
             await pipe.execute()
 
@@ -234,20 +250,30 @@ class RedisStore:
             updated = with_presence(nurse, transition(presence_of(nurse), event, at, reason=reason))
             pipe.multi()  # type: ignore[no-untyped-call]
             pipe.hset(key, items=_flat(presence_fields(updated)))
+            self._index(pipe, updated)
             return updated
 
         return await self._atomic([key], body)
 
     # --- deciding -------------------------------------------------------------------------------
 
-    async def snapshot(self) -> Snapshot:
+    async def any_ready(self) -> bool:
+        return bool(await self.redis.scard(self.ready_key))
+
+    async def snapshot(self, *, ready_only: bool = False) -> Snapshot:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hgetall(self.calls_key)
             pipe.hkeys(self.offers_key)
-            pipe.smembers(self.nurses_key)
+            pipe.smembers(self.ready_key if ready_only else self.nurses_key)
             raw_calls, offered, ids = await pipe.execute()
         offered_ids = {_text(c) for c in offered}
-        calls = tuple(call_from(v) for k, v in raw_calls.items() if _text(k) not in offered_ids)
+        parsed, self._parsed = self._parsed, {}
+        for key, raw in raw_calls.items():
+            if _text(key) in offered_ids:
+                continue
+            raw = raw if isinstance(raw, bytes) else str(raw).encode()
+            self._parsed[raw] = parsed.get(raw) or call_from(raw)
+        calls = tuple(self._parsed.values())
         nurse_ids = sorted(_text(i) for i in ids)
         async with self.redis.pipeline(transaction=False) as pipe:
             for nurse_id in nurse_ids:
@@ -255,11 +281,14 @@ class RedisStore:
             raws = await pipe.execute()
         # A nurse removed between the two reads has an empty hash: left out.
         nurses = tuple(nurse_from(i, raw) for i, raw in zip(nurse_ids, raws, strict=True) if raw)
+        if ready_only:  # the index and a hash written in one MULTI agree, but a reader may fall between two
+            nurses = tuple(n for n in nurses if n.state is State.READY)
         return Snapshot(calls, nurses)
 
     async def reserve(self, offer: Offer) -> bool:
-        keys = [self.nurse_key(offer.nurse_id), self.calls_key, self.offers_key]
-        result = await self._reserve(keys=keys, args=[offer.call_id, to_us(offer.at), offer_json(offer)])
+        keys = [self.nurse_key(offer.nurse_id), self.calls_key, self.offers_key, self.ready_key]
+        result = await self._reserve(keys=keys, args=[offer.call_id, to_us(offer.at), offer_json(offer),
+                                                      offer.nurse_id])
         return bool(result)
 
     async def get_offer(self, call_id: str) -> Offer | None:

@@ -64,8 +64,13 @@ class RoutingStore(Protocol):
         `agents.presence.InvalidTransition`."""
         ...
 
-    async def snapshot(self) -> Snapshot:
-        """The calls still waiting (not offered) and all nurses, for one decision."""
+    async def any_ready(self) -> bool:
+        """Is any nurse ready? (Cheap: when nobody is free there is nothing to decide.)"""
+        ...
+
+    async def snapshot(self, *, ready_only: bool = False) -> Snapshot:
+        """The calls still waiting (not offered) and all nurses (`ready_only`: the ready ones, all a
+        decision needs)."""
         ...
 
     async def reserve(self, offer: Offer) -> bool:

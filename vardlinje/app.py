@@ -19,6 +19,9 @@ from redis.asyncio import Redis
 from config.http import setup_config_admin
 from config.live import LiveConfig
 from identity.http import setup_identity
+from routing.crisis import CrisisSwitch
+from routing.http import setup_crisis_admin
+from routing.live import LiveRouting
 from sms.http import setup_sms
 from sms.runtime import make_provider
 from telephony.runtime import Telephony
@@ -58,13 +61,31 @@ def create_app(
     setup_sms(app, make_provider(settings.sms, public_url=settings.http.public_url), sms=settings.sms)
     # The config routes exist in every app; with a LiveConfig the app also listens for changes.
     setup_config_admin(app, live_config)
+    # The crisis switch's API exists in every app; the running system follows it (vardlinje.runner).
+    setup_crisis_admin(app, CrisisSwitch(db, redis))
     return app
 
 
-def attach_telephony(app: web.Application, telephony: Telephony) -> None:
-    """Run the telephony connection with the app (before the app starts)."""
+def attach_telephony(app: web.Application, telephony: Telephony, routing: LiveRouting | None = None) -> None:
+    """Run the telephony connection (and routing's tick, which runs while this instance leads)
+    with the app (before the app starts)."""
     app[appkeys.TELEPHONY] = telephony
     app.cleanup_ctx.append(_telephony_task)
+    if routing is not None:
+        app[appkeys.ROUTING] = routing
+        app.cleanup_ctx.append(_routing_task)
+
+
+async def _routing_task(app: web.Application) -> AsyncIterator[None]:
+    stop = asyncio.Event()
+    task = asyncio.create_task(app[appkeys.ROUTING].run(stop, app[appkeys.TELEPHONY].is_leader), name="routing")
+    yield
+    stop.set()
+    with suppress(asyncio.CancelledError):
+        try:
+            await asyncio.wait_for(task, 10)
+        except TimeoutError:
+            task.cancel()
 
 
 async def _telephony_task(app: web.Application) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from redis.asyncio import Redis
 
+from routing.live import LiveRouting
 from telephony.runtime import Telephony
 
 from .db import Database
@@ -14,3 +15,4 @@ SETTINGS = web.AppKey("settings", Settings)
 DB = web.AppKey("db", Database)
 REDIS = web.AppKey("redis", Redis)
 TELEPHONY = web.AppKey("telephony", Telephony)
+ROUTING = web.AppKey("routing", LiveRouting)

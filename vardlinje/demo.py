@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from config.regions import REGIONS
 from identity import service as ids
@@ -59,6 +60,26 @@ def seed(session: Session, credentials_file: Path, at: datetime) -> list[DemoAcc
         accounts.append(DemoAccount(username, display, roles, password))
     _write(credentials_file, known)
     return accounts
+
+
+#: The demo nurses in the registry: home region, skills (national vocabulary), further regions.
+DEMO_NURSES = {
+    "anna.nilsson": ("01", {"triage": 2, "barn": 2}, []),
+    "erik.johansson": ("01", {"triage": 3, "sprak_en": 3}, ["03"]),
+}
+
+
+def register_nurses(session: Session, vocabulary: Mapping[str, int], at: datetime) -> None:
+    """The demo nurses in the registry (once; skills the vocabulary lacks are left out)."""
+    from agents.models import Nurse
+    from agents.service import create_nurse
+
+    for username, (home, skills, served) in DEMO_NURSES.items():
+        user = ids.user_by_username(session, username)
+        if user is None or session.exec(select(Nurse).where(Nurse.user_id == user.id)).first() is not None:
+            continue
+        known = {k: min(v, vocabulary[k]) for k, v in skills.items() if k in vocabulary}
+        create_nurse(session, user, home, known, served, vocabulary=vocabulary, at=at)
 
 
 def _read(path: Path) -> dict[str, str]:

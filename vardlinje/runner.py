@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,25 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlmodel import col, select
 
+from agents import notify, provision
+from agents.presence import Event
+from agents.service import skill_vocabulary
 from calls.models import Call
 from config.live import LiveConfig
 from config.loader import ConfigError, default_directory
+from config.schema import RegionRouting
+from ivr.ari_io import SendSms
 from ivr.calls import IvrHandler
+from ivr.directory import ConfigDirectory
+from ivr.waiting import Play
+from routing import presence
+from routing.asterisk import OfferDriver
+from routing.handler import RoutedCallHandler
+from routing.http import CRISIS_ADMIN
+from routing.live import LiveRouting
+from routing.redis_store import RedisStore
+from routing.router import EngineRouter
+from routing.rules import rules_from_config
 from sms.runtime import SMS
 from telephony.ari.client import AriClient
 from telephony.asterisk.private import PrivateAsterisk, check_root, clear_stale, default_root
@@ -148,17 +164,28 @@ async def run(settings: Settings) -> None:
         except ConfigError as exc:
             raise RunError("the region configuration has errors (see `vardlinje config check` and "
                            f"`vardlinje config versions`):\n{exc}") from exc
+        if settings.demo:
+            vocabulary = skill_vocabulary(directory.national.skills)
+            await db.run(lambda s: demo.register_nurses(s, vocabulary, utcnow()))
         app = create_app(settings, db, redis, prompt_dir=prompts.directory, live_config=live)
         sms = app[SMS]
 
         async def send_sms(call_id: str, to: str, body: str) -> bool:
             return await sms.try_send(db, call_id=call_id, to=to, body=body)
 
-        handler = IvrHandler(ari, db, prompts, directory, send_sms, utcnow)
-        # New calls take the new directory; calls in progress keep the one they started with.
-        live.on_change = lambda fresh: setattr(handler, "directory", fresh)
+        handler, routing, live.on_change = _call_handling(ari, db, redis, prompts, directory, send_sms)
         telephony = Telephony(ari, handler, lease, renew_every=settings.leader.renew_every_seconds)
-        attach_telephony(app, telephony)
+        attach_telephony(app, telephony, routing)
+        app[CRISIS_ADMIN].switch.on_change = lambda state: routing.crisis_changed(state, telephony.is_leader)
+        stop_listening = asyncio.Event()
+        listener = asyncio.create_task(notify.listen(
+            redis, lambda endpoint: nurse_changed(ari, db, routing, endpoint), stop_listening), name="nurse-changes")
+
+        async def stop_listener() -> None:
+            stop_listening.set()
+            await asyncio.gather(listener, return_exceptions=True)
+
+        stack.push_async_callback(stop_listener)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
@@ -185,6 +212,60 @@ async def run(settings: Settings) -> None:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("stopping")
+
+
+def _call_handling(ari: AriClient, db: Database, redis: Redis, prompts: PromptStore, directory: ConfigDirectory,
+                   send_sms: SendSms) -> tuple[RoutedCallHandler, LiveRouting, Callable[[ConfigDirectory], None]]:
+    """The IVR, routing on the shared Redis store, and the offer driver, wired together; and what to
+    do when the configuration changes."""
+    current = [directory]
+
+    def region_routing(region: str) -> RegionRouting:
+        found = current[0].config.regions.get(region)
+        return found.routing if found is not None else RegionRouting()
+
+    def config_changed(fresh: ConfigDirectory) -> None:
+        # New calls take the new directory; calls in progress keep the one they started with.
+        # Waiting calls are routed by the new agreements from the next decision on.
+        current[0] = fresh
+        ivr.directory = fresh
+        routing.set_rules(rules_from_config(fresh.national))
+
+    routing = LiveRouting(db, RedisStore(redis), rules_from_config(directory.national), region_routing, utcnow)
+    routers: list[EngineRouter] = []
+
+    def make_router(player_for: Callable[[str], Play | None]) -> EngineRouter:
+        routers.append(EngineRouter(routing.engine, db, utcnow, player_for))
+        return routers[0]
+
+    ivr = IvrHandler(ari, db, prompts, directory, send_sms, utcnow, router=make_router)
+    driver = OfferDriver(
+        ari, routing.engine, routers[0], db, utcnow,
+        endpoint_for=lambda nurse_id: nurse_id,  # routing knows nurses by their endpoint name
+        ring_seconds=routing.ring_seconds,
+        on_hangup=lambda nurse_id: routing.change_presence(nurse_id, Event.HANGUP, by="routing"))
+
+    async def nurses_to_asterisk() -> None:
+        # Endpoints live in Asterisk's astdb; the registry is the truth, so push at every connect.
+        result = await provision.sync_registry(ari, db)
+        log.info("nurse endpoints pushed: %d, removed: %d", len(result.pushed), len(result.removed))
+        await routing.load_nurses()
+
+    handler = RoutedCallHandler(ivr, driver, on_connect=[nurses_to_asterisk])
+    return handler, routing, config_changed
+
+
+async def nurse_changed(ari: AriClient, db: Database, routing: LiveRouting, endpoint: str) -> None:
+    """A registry change announced by the CLI (or an admin page): push or remove her endpoint and
+    reload the routing profiles, without waiting for the next ARI reconnect."""
+    nurse = await db.run(lambda s: presence.by_endpoint(s, endpoint))
+    if nurse is None:
+        return
+    if nurse.active:
+        await provision.push(ari, nurse, provision.transport_of(nurse))
+    else:
+        await provision.remove(ari, nurse.endpoint)
+    await routing.load_nurses()
 
 
 def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str, int]) -> None:
@@ -233,8 +314,10 @@ def call_from_state(settings: Settings, number: str, caller: str, keys: list[str
             return [] if found is None else [(e.kind, e.data) for e in calls.events(s, found.id)]
 
         for kind, data in db.run_sync(latest):
-            if kind in ("ivr.region", "ivr.outcome", "queue.entered", "sms.sent", "sms.failed", "call.ended"):
-                shown = {k: v for k, v in data.items() if k not in ("menu_path", "call_id", "channel_id")}
+            if kind in ("ivr.region", "ivr.outcome", "queue.entered", "offer.started", "offer.missed", "offer.answered",
+                        "call.bridged", "call.hung_up", "sms.sent", "sms.failed", "call.ended"):
+                shown = {k: v for k, v in data.items()
+                         if k not in ("menu_path", "call_id", "channel_id", "nurse_channel", "bridge")}
                 print(f"  {kind:14} {json.dumps(shown, ensure_ascii=False)}")
     finally:
         db.dispose()

@@ -71,6 +71,7 @@ class FakeNurse:
     endpoint: str
     sip_secret: str
     active: bool = True
+    phone: str = "ws"
 
 
 def _nurse() -> FakeNurse:

@@ -31,6 +31,7 @@ from ivr.model import Menu, Prompt
 from ivr.waiting import Play
 from routing.asterisk import OfferDriver
 from routing.engine import RoutingEngine
+from routing.handler import RoutedCallHandler
 from routing.memory import MemoryStore
 from routing.model import NurseState, RoutingRules
 from routing.router import EngineRouter
@@ -173,6 +174,7 @@ class FakeNurse:
     endpoint: str
     sip_secret: str
     active: bool = True
+    phone: str = "ws"
 
 
 def _free_port(ip: str) -> int:
@@ -184,14 +186,14 @@ def _free_port(ip: str) -> int:
 class NursePhone:
     """A sipp process playing the nurse's phone: registered first, then a UAS on the same address."""
 
-    def __init__(self, sipp: str, asterisk: PrivateAsterisk, tmp: Path) -> None:
-        self.sipp, self.asterisk, self.tmp = sipp, asterisk, tmp
-        self.nurse = FakeNurse(f"nurse-o{secrets.token_hex(4)}", secrets.token_urlsafe(24))
+    def __init__(self, sipp: str, sip_port: int, tmp: Path, nurse: FakeNurse | None = None) -> None:
+        self.sipp, self.sip_port, self.tmp = sipp, sip_port, tmp
+        self.nurse = nurse or FakeNurse(f"nurse-o{secrets.token_hex(4)}", secrets.token_urlsafe(24))
         self.port = _free_port(PHONE_IP)
         self.proc: subprocess.Popen[str] | None = None
 
     def _cmd(self, script: Path, *extra: str) -> list[str]:
-        return [self.sipp, f"127.0.0.1:{self.asterisk.config.sip_port}", "-sf", str(script), "-m", "1", "-l", "1",
+        return [self.sipp, f"127.0.0.1:{self.sip_port}", "-sf", str(script), "-m", "1", "-l", "1",
                 "-i", PHONE_IP, "-p", str(self.port), "-mp", str(_free_port(PHONE_IP)), "-nostdin",
                 "-trace_err", "-error_file", str(self.tmp / f"{script.stem}-errors.log"), *extra]
 
@@ -230,6 +232,7 @@ class Rig:
     store: MemoryStore
     driver: OfferDriver
     phone: NursePhone
+    calls: RoutedCallHandler
 
     async def ready_nurse(self) -> None:
         now = datetime.now(UTC)
@@ -258,7 +261,7 @@ async def rig(asterisk: PrivateAsterisk, redis_url: str, sipp: str, tmp_path: Pa
     upgrade(url)
     db = Database.from_url(url)
     prompts = PromptStore(asterisk.sounds_dir, str(asterisk.config.sounds))
-    phone = NursePhone(sipp, asterisk, tmp_path)
+    phone = NursePhone(sipp, asterisk.config.sip_port, tmp_path)
 
     async def send_sms(call_id: str, to: str, body: str) -> bool:
         return True
@@ -283,15 +286,15 @@ async def rig(asterisk: PrivateAsterisk, redis_url: str, sipp: str, tmp_path: Pa
 
         handler = IvrHandler(ari, db, prompts, Directory(), send_sms, clock, router=make_router)
         driver = OfferDriver(ari, engine, routers[0], db, clock, endpoint_for, ring_seconds=4)
-        handler.foreign_events = driver.on_ari_event
+        routed = RoutedCallHandler(handler, driver)
         await provision.push(ari, phone.nurse, "udp")
         await asyncio.to_thread(phone.register)
         redis = Redis.from_url(redis_url)
-        telephony = Telephony(ari, handler, LeaderLease(redis, f"offer-test:{tmp_path.name}", "t", 10))
+        telephony = Telephony(ari, routed, LeaderLease(redis, f"offer-test:{tmp_path.name}", "t", 10))
         stop = asyncio.Event()
         task = asyncio.create_task(telephony.run(stop))
         await asyncio.wait_for(ari.connected.wait(), 10)
-        yield Rig(asterisk, ari, db, store, driver, phone)
+        yield Rig(asterisk, ari, db, store, driver, phone, routed)
         stop.set()
         await asyncio.wait_for(task, 15)
         await redis.aclose()
@@ -356,11 +359,10 @@ async def test_phone_that_never_answers_is_a_missed_offer(rig: Rig) -> None:
     assert await rig.store.get_call(call.id) is None  # the caller left: out of the queue
 
 
-
 async def test_caller_hanging_up_while_the_nurse_rings_cancels_the_offer(rig: Rig) -> None:
     """The caller gives up while the nurse's phone rings: her leg is cancelled (the phone gets a
     CANCEL), the offer is no miss, and she is READY again for the next call."""
-    rig.driver.ring_seconds = 30
+    rig.driver.ring_seconds = lambda _nurse: 30
     await rig.ready_nurse()
     rig.phone.listen(NEVER_ANSWERS)
     result = await asyncio.to_thread(
@@ -375,3 +377,32 @@ async def test_caller_hanging_up_while_the_nurse_rings_cancels_the_offer(rig: Ri
     nurse = await rig.store.get_nurse(rig.phone.nurse.endpoint)
     assert nurse is not None and nurse.state is State.READY
     assert await rig.store.get_call(call.id) is None
+
+
+async def test_a_bridged_call_survives_a_change_of_leader(rig: Rig) -> None:
+    """Leadership moves while caller and nurse talk: the call handler stands down (no channel is
+    touched), the next leader's resync adopts the bridge instead of taking the caller back into the
+    menu, and when the caller hangs up the nurse's leg is ended, the record closed and her wrap-up starts."""
+    await rig.ready_nurse()
+    rig.phone.listen(ANSWER)
+    caller = asyncio.create_task(asyncio.to_thread(
+        place_call, "127.0.0.1", rig.asterisk.config.sip_port, "1177", caller="+46812345678",
+        keys=[(1.5, "1")], hang_up_after=12))
+    bridges = await _bridges_with(rig.ari, 2, 12)
+    assert bridges, f"no bridge with two channels\n{rig.asterisk.tail_log(30)}"
+
+    await rig.calls.stand_down()
+    assert (await _bridges_with(rig.ari, 2, 1)), "standing down must leave the bridged call alone"
+    await rig.calls.resync(await rig.ari.channels())
+    assert len(rig.driver.by_caller_channel) == 1, "the bridged caller is adopted by routing"
+    assert not rig.calls.ivr.calls, "the IVR must not take a talking caller back into the menu"
+
+    result = await caller
+    assert result.ok, f"sipp caller: {result.errors or result.output}"
+    assert await asyncio.to_thread(rig.phone.wait, 20) == 0, f"nurse phone: {rig.phone.errors()}"
+    call = await rig.closed_call()
+    ev = await rig.events(call)
+    assert ev["call.hung_up"][-1]["by"] == "caller"
+    assert len(ev["stasis.started"]) == 1, "the menu was not started again"
+    nurse = await rig.store.get_nurse(rig.phone.nurse.endpoint)
+    assert nurse is not None and nurse.state is State.WRAP_UP

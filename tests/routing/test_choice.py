@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from agents.presence import State
-from routing.model import NATIONAL, RoutingRules, Step
+from routing.model import NATIONAL, RoutingRules, Step, WaitingCall
 from routing.policy import (
     best_call_for,
     best_nurse_for,
@@ -155,3 +155,33 @@ def test_national_call_falls_to_the_next_region_when_the_first_has_nobody(rules:
     for i in range(20):
         offer = best_nurse_for(call(f"y{i}", region=NATIONAL), T0, [only], rules)
         assert offer is not None and offer.nurse_id == "n14"
+
+
+def test_decide_skipping_hopeless_calls_changes_no_offer(rules: RoutingRules) -> None:
+    """`decide` skips calls no free nurse can reach or qualify for; on 300 random situations (shipped
+    agreements, waits up to 15 min, a crisis region, national calls) it makes exactly the offers of the
+    plain greedy rule: each call in order takes `best_nurse_for` among the nurses still free."""
+    import random
+
+    from routing.policy import call_order, queue_lengths
+
+    rnd = random.Random(11)
+    regions = ["01", "03", "09", "10", "12", "13", "14", "25", "national"]
+    skill_sets = [{"triage": 2}, {"triage": 2, "barn": 2}, {"triage": 3, "psykiatri": 2}, {"triage": 2, "sprak_ar": 2}]
+    for round_ in range(300):
+        now = T0 + timedelta(hours=rnd.randint(0, 47), minutes=rnd.randint(0, 59))
+        the_rules = replace(rules, crisis=frozenset({"25"})) if round_ % 3 == 0 else rules
+        calls = [WaitingCall(f"c{i}", rnd.choice(regions), rnd.choice(skill_sets), rnd.randint(2, 6),
+                             now - timedelta(seconds=rnd.randint(0, 900)), language=rnd.choice(["sv", "sv", "en"]))
+                 for i in range(rnd.randint(1, 40))]
+        nurses = [nurse(f"n{i}", rnd.choice(regions[:-1]), since=now - timedelta(seconds=rnd.randint(0, 600)),
+                        skills={"triage": rnd.randint(1, 3), rnd.choice(["barn", "psykiatri", "sprak_en"]): 2})
+                  for i in range(rnd.randint(0, 6))]
+        lengths = queue_lengths(calls)
+        expected, taken = [], set()
+        for c in sorted(calls, key=call_order):
+            offer = best_nurse_for(c, now, [n for n in nurses if n.nurse_id not in taken], the_rules, lengths)
+            if offer is not None:
+                taken.add(offer.nurse_id)
+                expected.append(offer)
+        assert decide(now, calls, nurses, the_rules) == expected, f"round {round_}"

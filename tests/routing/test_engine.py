@@ -127,8 +127,8 @@ class PausesDuringDecision:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def snapshot(self) -> Snapshot:
-        snap = await self.inner.snapshot()
+    async def snapshot(self, *, ready_only: bool = False) -> Snapshot:
+        snap = await self.inner.snapshot(ready_only=ready_only)
         if not self.done:
             self.done = True
             await self.inner.transition(self.nurse_id, Event.PAUSE, self.at, reason=PauseReason.BREAK)

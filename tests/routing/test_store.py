@@ -165,3 +165,25 @@ async def test_redis_state_survives_a_restart(redis_url: str) -> None:
     snap = await again.snapshot()
     assert [c.call_id for c in snap.calls] == ["c2"] and snap.nurses[0].state is State.OFFERED
     await second.aclose()
+
+
+async def test_the_ready_index_follows_every_presence_change(store: RoutingStore) -> None:
+    """`any_ready` and `snapshot(ready_only=True)` agree with the nurses' states through an offer, a
+    miss, a pause, a ready again and a removal — the engine skips deciding on it."""
+    await store.upsert_nurse(nurse("n1", since=T0))
+    await store.upsert_nurse(nurse("n2", since=T0, state=State.PAUSED))
+    assert await store.any_ready()
+    assert [n.nurse_id for n in (await store.snapshot(ready_only=True)).nurses] == ["n1"]
+    await store.add_call(call("c1", at=T0))
+    assert await store.reserve(Offer("c1", "n1", Step.OWN, T0 + timedelta(seconds=1), "12"))
+    assert not await store.any_ready() and not (await store.snapshot(ready_only=True)).nurses
+    await store.release("c1", T0 + timedelta(seconds=20), missed=True)
+    assert not await store.any_ready()
+    await store.transition("n1", Event.READY, T0 + timedelta(seconds=30))
+    assert [n.nurse_id for n in (await store.snapshot(ready_only=True)).nurses] == ["n1"]
+    await store.transition("n1", Event.PAUSE, T0 + timedelta(seconds=31), reason=PauseReason.BREAK)
+    assert not await store.any_ready()
+    await store.transition("n2", Event.READY, T0 + timedelta(seconds=32))
+    await store.remove_nurse("n2")
+    assert not await store.any_ready()
+    assert {n.nurse_id for n in (await store.snapshot()).nurses} == {"n1"}

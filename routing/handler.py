@@ -1,0 +1,45 @@
+"""The call handler of the running system: the IVR for callers, the offer driver for nurse legs and
+bridged calls, one `telephony.runtime.CallHandler` for `Telephony`.
+
+Order matters after a reconnect: routing adopts its bridged calls first, so the IVR does not take a
+caller who is talking with a nurse back into the menu.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from ivr.calls import IvrHandler
+from telephony.ari.models import Channel, Event
+
+from .asterisk import OfferDriver
+
+log = logging.getLogger("vardlinje.routing.handler")
+
+
+class RoutedCallHandler:
+    def __init__(self, ivr: IvrHandler, driver: OfferDriver, *,
+                 on_connect: Sequence[Callable[[], Awaitable[object]]] = ()) -> None:
+        self.ivr = ivr
+        self.driver = driver
+        ivr.foreign_events = driver.on_ari_event  # nurse legs and adopted callers
+        self.on_connect = list(on_connect)  # run first at every (re)connect: nurse endpoints, registry
+
+    async def on_event(self, event: Event) -> None:
+        await self.ivr.on_event(event)
+
+    async def stand_down(self) -> None:
+        # The driver first: releasing the IVR's queued callers must not hang up bridged nurses.
+        await self.driver.stand_down()
+        await self.ivr.stand_down()
+
+    async def resync(self, channels: list[Channel]) -> None:
+        for hook in self.on_connect:
+            try:
+                await hook()
+            except Exception:
+                # Calls must still be taken care of; the nurses are pushed again at the next connect.
+                log.exception("a connect step failed (%s)", getattr(hook, "__name__", hook))
+        adopted = await self.driver.resync(channels)
+        await self.ivr.resync(channels, skip=adopted)

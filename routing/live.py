@@ -1,0 +1,126 @@
+"""Routing in the running app: the engine on the shared store, the registry's nurses loaded into it,
+every presence change the engine makes recorded in the registry, wrap-up ended by time, and the tick
+that lets waits cross their thresholds and windows open.
+
+Only the leader instance (the one holding Asterisk) ticks: a standby could reserve nurses for calls
+it cannot ring. Presence changes made elsewhere (the CLI, another instance's desktop API) reach the
+store directly and are routed on the next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from agents.presence import Event, InvalidTransition, PauseReason, State
+from config.schema import RegionRouting
+from vardlinje.db import Database
+
+from . import presence
+from .crisis import CrisisState, with_crisis
+from .engine import RoutingEngine
+from .model import RoutingEvent, RoutingRules
+from .store import RoutingStore, UnknownNurse
+
+log = logging.getLogger("vardlinje.routing.live")
+
+#: routing event → the presence event it was for the offered nurse (mirrored into the registry)
+_MIRRORED: dict[str, Event] = {"offered": Event.OFFER, "answered": Event.ANSWER, "missed": Event.MISSED,
+                               "cancelled": Event.CANCEL, "abandoned": Event.CANCEL}
+ROUTING = "routing"  # `by` of the changes routing makes
+
+
+class LiveRouting:
+    def __init__(self, db: Database, store: RoutingStore, rules: RoutingRules,
+                 region_routing: Callable[[str], RegionRouting], clock: Callable[[], datetime], *,
+                 tick_seconds: float = 1.0) -> None:
+        self.db = db
+        self.store = store
+        self.engine = RoutingEngine(store, rules, listeners=[self._mirror])
+        self.base_rules = rules  # from the configuration; the crisis switch is laid on top
+        self.crisis = CrisisState()
+        self.region_routing = region_routing  # region id → its ring and wrap-up times
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self._home: dict[str, str] = {}  # nurse id → home region, refreshed from the store
+
+    def set_rules(self, rules: RoutingRules) -> None:
+        """The configuration changed: the next decision uses the new agreements (and the crisis
+        switch as it stands)."""
+        self.base_rules = rules
+        self.engine.rules = with_crisis(rules, self.crisis)
+
+    async def crisis_changed(self, state: CrisisState, is_leader: asyncio.Event) -> None:
+        """The crisis switch flipped (here or on another instance): waiting calls follow it at once."""
+        self.crisis = state
+        self.engine.rules = with_crisis(self.base_rules, state)
+        log.warning("crisis switch: redirected regions now %s", ", ".join(sorted(state.regions)) or "none")
+        if is_leader.is_set():
+            await self.tick()
+
+    # -- per-region times --------------------------------------------------------------------------
+
+    def ring_seconds(self, nurse_id: str) -> int:
+        return self.region_routing(self._home.get(nurse_id, "")).ring_seconds
+
+    def wrap_up_seconds(self, region: str) -> int:
+        return self.region_routing(region).wrap_up_seconds
+
+    # -- the registry ------------------------------------------------------------------------------
+
+    async def load_nurses(self) -> int:
+        count = await presence.load_registry(self.db, self.store, self.clock())
+        self._home = {n.nurse_id: n.home_region for n in (await self.store.snapshot()).nurses}
+        log.info("routing: %d active nurse(s) loaded from the registry", count)
+        return count
+
+    async def change_presence(self, nurse_id: str, event: Event, *, reason: PauseReason | None = None,
+                              by: str) -> list[RoutingEvent]:
+        """A nurse's own presence change (desktop, CLI, hang-up): store, registry, then route."""
+        now = self.clock()
+        after = await presence.change(self.db, self.store, nurse_id, event, now, reason=reason, by=by)
+        self._home[nurse_id] = after.home_region
+        return await self.engine.route(now)
+
+    async def _mirror(self, event: RoutingEvent) -> None:
+        kind = _MIRRORED.get(event.kind)
+        if kind is None or event.nurse_id is None:
+            return
+        nurse = await self.store.get_nurse(event.nurse_id)
+        if nurse is None:
+            return
+        self._home[nurse.nurse_id] = nurse.home_region
+        nurse_id, call_id = event.nurse_id, event.call_id
+        await self.db.run(lambda s: presence.record(s, nurse_id, kind, event.at, nurse, call_id=call_id, by=ROUTING))
+
+    # -- time --------------------------------------------------------------------------------------
+
+    async def tick(self) -> list[RoutingEvent]:
+        """End the wrap-ups that are due, then route (waits may have crossed thresholds)."""
+        now = self.clock()
+        snapshot = await self.store.snapshot()
+        for nurse in snapshot.nurses:
+            self._home[nurse.nurse_id] = nurse.home_region
+            if nurse.state is not State.WRAP_UP:
+                continue
+            if nurse.since + timedelta(seconds=self.wrap_up_seconds(nurse.home_region)) > now:
+                continue
+            try:
+                await presence.change(self.db, self.store, nurse.nurse_id, Event.WRAP_DONE, now, by=ROUTING)
+            except (InvalidTransition, UnknownNurse):
+                pass  # she changed meanwhile (paused from her desktop, logged out): nothing to end
+        return await self.engine.tick(now)
+
+    async def run(self, stop: asyncio.Event, is_leader: asyncio.Event) -> None:
+        """Tick while this instance leads; a failed tick is logged and the next one tries again."""
+        while not stop.is_set():
+            if is_leader.is_set():
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("routing tick failed")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.tick_seconds)
