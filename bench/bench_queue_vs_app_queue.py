@@ -4,8 +4,8 @@ One private Asterisk 22, one nurse phone (a sipp UAS registered to her pushed UD
 caller scenario (a sipp UAC that sends audio after the answer), alternating call by call between:
 
 - Vårdlinje (dials 1177): dialplan → Stasis → the IVR answers over ARI → a menu whose first node is
-  the queue → call record `queue.entered` → routing engine on Redis → `offer.started` → ARI
-  originate to PJSIP/<nurse> → INVITE at the nurse's phone.
+  the queue → call record `queue.entered` → routing engine on Redis → ARI originate to
+  PJSIP/<nurse> → INVITE at the nurse's phone (`offer.started` is recorded once the originate returns).
 - app_queue (dials 1188): dialplan `Answer(,i)` (answers at once, without waiting for the caller's
   first audio, as ARI's answer does) → `Queue(bench)` with the same endpoint as a static member
   (leastrecent = longest idle, ringinuse=no, autofill=yes, wrapuptime=0, timeout=20 like the
@@ -482,7 +482,7 @@ class CallTiming:
     bye: float | None
     rung: float | None = None  # the nurse's INVITE received
     queued: float | None = None  # entered the queue (call record / dialplan timestamp)
-    offered: float | None = None  # Vårdlinje: offer.started (decided, about to originate)
+    offered: float | None = None  # Vårdlinje: offer.started (recorded when the originate request returned)
 
 
 def match_calls(caller_trace: list[SipMessage], nurse_trace: list[SipMessage]) -> list[CallTiming]:
@@ -730,9 +730,9 @@ def report(settings: Settings, timings: list[CallTiming], info: dict[str, Any]) 
         results[name] = (v, q)
         rows.append([name, *cells(v), *cells(q), _rig.ratio(_rig.pct(v, 50), _rig.pct(q, 50)),
                      _rig.ratio(_rig.pct(v, 90), _rig.pct(q, 90))])
-    rows.append(["  of which: queued → offer decided", *cells(spans(timings, "vardlinje", "queued", "offered")),
+    rows.append(["  of which: queued → originate returned", *cells(spans(timings, "vardlinje", "queued", "offered")),
                  "", "", "", "", ""])
-    rows.append(["  of which: offer decided → nurse INVITE", *cells(spans(timings, "vardlinje", "offered", "rung")),
+    rows.append(["  (originate returned → nurse INVITE)", *cells(spans(timings, "vardlinje", "offered", "rung")),
                  "", "", "", "", ""])
     header = ["figure (ms)", "Vårdlinje p50", "p90", "p99", "app_queue p50", "p90", "p99", "ratio p50", "ratio p90"]
     print(_rig.table(header, rows))

@@ -112,18 +112,21 @@ class OfferDriver:
         self.offers[offer.call_id] = offer
         self.by_nurse_channel[offer.nurse_channel] = offer
         endpoint = self.endpoint_for(offer.nurse_id)
+        log.info("call=%s offered to nurse=%s endpoint=%s", offer.call_id, offer.nurse_id, endpoint)
+        failed = "no endpoint" if endpoint is None else None
+        if endpoint is not None:
+            # Ring first, record after: the caller is waiting for this, not for the database.
+            try:
+                await self.ari.request("POST", "/channels", params={
+                    "endpoint": f"PJSIP/{endpoint}", "app": self.ari.app, "appArgs": f"{OFFER_ARG},{offer.call_id}",
+                    "timeout": str(self.ring_seconds(offer.nurse_id)), "callerId": self.caller_id,
+                    "channelId": offer.nurse_channel})
+            except AriError as exc:  # not registered, endpoint unknown: she cannot be reached
+                failed = f"originate failed: {exc}"
         await self._record(offer, "offer.started", {"nurse_channel": offer.nurse_channel, "endpoint": endpoint,
                                                     "step": event.step.value if event.step else None})
-        log.info("call=%s offered to nurse=%s endpoint=%s", offer.call_id, offer.nurse_id, endpoint)
-        if endpoint is None:
-            await self._missed(offer, "no endpoint")
-            return
-        try:
-            await self.ari.request("POST", "/channels", params={
-                "endpoint": f"PJSIP/{endpoint}", "app": self.ari.app, "appArgs": f"{OFFER_ARG},{offer.call_id}",
-                "timeout": str(self.ring_seconds(offer.nurse_id)), "callerId": self.caller_id, "channelId": offer.nurse_channel})
-        except AriError as exc:  # not registered, endpoint unknown: she cannot be reached
-            await self._missed(offer, f"originate failed: {exc}")
+        if failed is not None:
+            await self._missed(offer, failed)
 
     # -- the nurse legs ---------------------------------------------------------------------------
 

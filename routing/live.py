@@ -17,12 +17,14 @@ from datetime import datetime, timedelta
 
 from agents.presence import Event, InvalidTransition, PauseReason, State
 from config.schema import RegionRouting
+from ivr.handover import QueueStatus
 from vardlinje.db import Database
 
 from . import presence
 from .crisis import CrisisState, with_crisis
 from .engine import RoutingEngine
-from .model import RoutingEvent, RoutingRules
+from .ewt import WaitStats, WaitView
+from .model import NurseState, RoutingEvent, RoutingRules
 from .store import RoutingStore, UnknownNurse
 
 log = logging.getLogger("vardlinje.routing.live")
@@ -36,7 +38,7 @@ ROUTING = "routing"  # `by` of the changes routing makes
 class LiveRouting:
     def __init__(self, db: Database, store: RoutingStore, rules: RoutingRules,
                  region_routing: Callable[[str], RegionRouting], clock: Callable[[], datetime], *,
-                 tick_seconds: float = 1.0) -> None:
+                 tick_seconds: float = 1.0, view_seconds: float = 2.0) -> None:
         self.db = db
         self.store = store
         self.engine = RoutingEngine(store, rules, listeners=[self._mirror])
@@ -46,6 +48,14 @@ class LiveRouting:
         self.clock = clock
         self.tick_seconds = tick_seconds
         self._home: dict[str, str] = {}  # nurse id → home region, refreshed from the store
+        # Estimated waits: recent handle/wrap-up/ring/wait times (observed by this instance, the
+        # leader, which rings and hears every answer) and one view of the store shared by all the
+        # announcements of a moment.
+        self.stats = WaitStats()
+        self.view_seconds = view_seconds
+        self._view: tuple[float, WaitView] | None = None
+        self._offered_at: dict[str, datetime] = {}  # call id → when its current offer began
+        self._handle: dict[str, float] = {}  # nurse id → the length of the call she is wrapping up
 
     def set_rules(self, rules: RoutingRules) -> None:
         """The configuration changed: the next decision uses the new agreements (and the crisis
@@ -81,14 +91,62 @@ class LiveRouting:
                               by: str) -> list[RoutingEvent]:
         """A nurse's own presence change (desktop, CLI, hang-up): store, registry, then route."""
         now = self.clock()
+        await self._change(nurse_id, event, now, reason=reason, by=by)
+        return await self.engine.route(now)
+
+    async def _change(self, nurse_id: str, event: Event, now: datetime, *, reason: PauseReason | None = None,
+                      by: str) -> NurseState:
+        before = await self.store.get_nurse(nurse_id)
         after = await presence.change(self.db, self.store, nurse_id, event, now, reason=reason, by=by)
         self._home[nurse_id] = after.home_region
-        return await self.engine.route(now)
+        if before is not None and before.state is State.ON_CALL and after.state is State.WRAP_UP:
+            self._handle[nurse_id] = (now - before.since).total_seconds()
+        elif before is not None and before.state is State.WRAP_UP and after.state is not State.WRAP_UP:
+            handle = self._handle.pop(nurse_id, None)
+            if handle is not None:
+                self.stats.observe_handled(after.home_region, handle, now,
+                                           wrap_seconds=(now - before.since).total_seconds())
+        return after
+
+    # -- estimated wait ----------------------------------------------------------------------------
+
+    async def queue_status(self, call_id: str) -> QueueStatus:
+        """The call's place and estimated wait, from the shared store (so every instance says the same)."""
+        view = await self._wait_view()
+        call = await self.store.get_call(call_id)
+        if call is None or call_id not in view.waiting:
+            # Offered (her phone rings) or already answered: next in line, no time to announce.
+            return QueueStatus(position=1, estimated_wait_seconds=None, state="offered" if call else "queued")
+        estimate = view.estimate(call)
+        return QueueStatus(position=view.position(call),
+                           estimated_wait_seconds=None if estimate is None else max(0, round(estimate)))
+
+    async def _wait_view(self) -> WaitView:
+        loop = asyncio.get_running_loop()
+        if self._view is None or loop.time() - self._view[0] > self.view_seconds:
+            self._view = (loop.time(), WaitView(await self.store.snapshot(), self.clock(), self.engine.rules,
+                                                self.stats))
+        return self._view[1]
+
+    def queue_estimates(self) -> dict[str, float | None]:
+        """Region → the estimate for a new call there now (supervisors' figure), from the last view."""
+        if self._view is None:
+            return {}
+        view = self._view[1]
+        return {region: view.queue_estimate(region) for region in sorted(view.lengths)}
 
     async def _mirror(self, event: RoutingEvent) -> None:
         kind = _MIRRORED.get(event.kind)
         if kind is None or event.nurse_id is None:
             return
+        if event.kind == "offered":
+            self._offered_at[event.call_id] = event.at
+        elif event.kind == "answered" and event.region is not None and event.wait_seconds is not None:
+            offered = self._offered_at.pop(event.call_id, None)
+            self.stats.observe_answered(event.region, event.wait_seconds, event.at,
+                                        ring_seconds=(event.at - offered).total_seconds() if offered else None)
+        else:
+            self._offered_at.pop(event.call_id, None)
         nurse = await self.store.get_nurse(event.nurse_id)
         if nurse is None:
             return
@@ -109,7 +167,7 @@ class LiveRouting:
             if nurse.since + timedelta(seconds=self.wrap_up_seconds(nurse.home_region)) > now:
                 continue
             try:
-                await presence.change(self.db, self.store, nurse.nurse_id, Event.WRAP_DONE, now, by=ROUTING)
+                await self._change(nurse.nurse_id, Event.WRAP_DONE, now, by=ROUTING)
             except (InvalidTransition, UnknownNurse):
                 pass  # she changed meanwhile (paused from her desktop, logged out): nothing to end
         return await self.engine.tick(now)

@@ -16,6 +16,13 @@ class MemoryStore:
         self._calls: dict[str, WaitingCall] = {}
         self._offers: dict[str, Offer] = {}  # call id → offer
         self._nurses: dict[str, NurseState] = {}
+        self._ready: dict[str, NurseState] = {}  # the ready nurses: an index, like the Redis store's
+
+    def _track(self, nurse: NurseState) -> None:
+        if nurse.state is State.READY:
+            self._ready[nurse.nurse_id] = nurse
+        else:
+            self._ready.pop(nurse.nurse_id, None)
 
     async def add_call(self, call: WaitingCall) -> bool:
         if call.call_id in self._calls:
@@ -37,9 +44,11 @@ class MemoryStore:
 
     async def upsert_nurse(self, nurse: NurseState) -> None:
         self._nurses[nurse.nurse_id] = nurse
+        self._track(nurse)
 
     async def remove_nurse(self, nurse_id: str) -> None:
         self._nurses.pop(nurse_id, None)
+        self._ready.pop(nurse_id, None)
 
     async def get_nurse(self, nurse_id: str) -> NurseState | None:
         return self._nurses.get(nurse_id)
@@ -57,6 +66,7 @@ class MemoryStore:
             raise UnknownNurse(nurse_id)
         updated = with_presence(nurse, transition(presence_of(nurse), event, at, reason=reason, call_id=call_id))
         self._nurses[nurse_id] = updated
+        self._track(updated)
         return updated
 
     def _settle(self, offer: Offer, event: Event, at: datetime) -> None:
@@ -67,12 +77,11 @@ class MemoryStore:
             self._apply(offer.nurse_id, event, at)
 
     async def any_ready(self) -> bool:
-        return any(n.state is State.READY for n in self._nurses.values())
+        return bool(self._ready)
 
     async def snapshot(self, *, ready_only: bool = False) -> Snapshot:
         waiting = tuple(c for cid, c in self._calls.items() if cid not in self._offers)
-        nurses = self._nurses.values()
-        return Snapshot(waiting, tuple(n for n in nurses if n.state is State.READY) if ready_only else tuple(nurses))
+        return Snapshot(waiting, tuple((self._ready if ready_only else self._nurses).values()))
 
     async def reserve(self, offer: Offer) -> bool:
         if offer.call_id not in self._calls or offer.call_id in self._offers:

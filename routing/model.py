@@ -85,13 +85,12 @@ class NurseState:
     regions: frozenset[str] = frozenset()  # further regions she works for (care provider of several)
     call_id: str | None = None
     reason: PauseReason | None = None
+    #: home region and further regions; derived once (every decision reads it for every free nurse)
+    all_regions: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "since", utc(self.since))
-
-    @property
-    def all_regions(self) -> frozenset[str]:
-        return self.regions | {self.home_region}
+        object.__setattr__(self, "all_regions", self.regions | {self.home_region})
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,15 @@ class _Queued:
 
 class EngineRouter:
     def __init__(self, engine: RoutingEngine, db: Database, clock: Callable[[], datetime],
-                 player_for: Callable[[str], Play | None]) -> None:
+                 player_for: Callable[[str], Play | None], *,
+                 status_for: Callable[[str], Awaitable[QueueStatus]] | None = None) -> None:
         self.engine = engine
         self.db = db
         self.clock = clock
         self.player_for = player_for  # channel id → how to play to it
+        # call id → its place and estimated wait from the shared store (LiveRouting.queue_status);
+        # without it, the place among this instance's queued calls and no estimate.
+        self.status_for = status_for
         self.queued: dict[str, _Queued] = {}  # call id → entry, until the caller leaves
         #: Told when a queued caller leaves (hang-up): the offer driver cancels a ringing offer or
         #: ends a bridged call. Without it the engine is told `caller_left` directly.
@@ -48,7 +52,9 @@ class EngineRouter:
         entry = self.queued.get(call_id)
         return entry.request if entry is not None else None
 
-    def _status(self, call_id: str) -> QueueStatus:
+    async def _status(self, call_id: str) -> QueueStatus:
+        if self.status_for is not None:
+            return await self.status_for(call_id)
         ids = list(self.queued)
         position = ids.index(call_id) + 1 if call_id in ids else len(ids) + 1
         return QueueStatus(position=max(1, position), estimated_wait_seconds=None)
@@ -61,17 +67,17 @@ class EngineRouter:
         play = self.player_for(request.channel_id)
         if play is not None:
             async def current() -> QueueStatus:
-                return self._status(request.call_id)
+                return await self._status(request.call_id)
 
             player = WaitPlayer(play, current, request.language)
         self.queued[request.call_id] = _Queued(request, player)
-        status = self._status(request.call_id)
-        if player is not None:
-            player.start()
         log.info("call=%s channel=%s queued: region=%s skills=%s priority=%d", request.call_id, request.channel_id,
                  request.region, request.skills, request.priority)
         # The engine may offer at once: the offer driver (a listener) rings the nurse from here.
         await self.engine.call_arrived(WaitingCall.from_request(request, now), now)
+        status = await self._status(request.call_id)
+        if player is not None:
+            player.start()
         return status
 
     async def stop_announcements(self, call_id: str) -> None:

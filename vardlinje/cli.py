@@ -98,6 +98,8 @@ def _register_commands() -> None:
     from config.cli import config_group
     from identity.cli import user_group
     from ivr.cli import ivr_group
+    from routing.cli import routing_group
+    from routing.crisis_cli import crisis_group
     from sms.cli import sms_group
 
     main.add_command(user_group)
@@ -105,6 +107,8 @@ def _register_commands() -> None:
     main.add_command(config_group)
     main.add_command(ivr_group)
     main.add_command(nurse_group)
+    routing_group.add_command(crisis_group)  # vardlinje routing crisis … (docs/crisis.md)
+    main.add_command(routing_group)
 
 
 _register_commands()

@@ -235,7 +235,7 @@ def _call_handling(ari: AriClient, db: Database, redis: Redis, prompts: PromptSt
     routers: list[EngineRouter] = []
 
     def make_router(player_for: Callable[[str], Play | None]) -> EngineRouter:
-        routers.append(EngineRouter(routing.engine, db, utcnow, player_for))
+        routers.append(EngineRouter(routing.engine, db, utcnow, player_for, status_for=routing.queue_status))
         return routers[0]
 
     ivr = IvrHandler(ari, db, prompts, directory, send_sms, utcnow, router=make_router)

@@ -171,3 +171,27 @@ async def test_after_a_restart_the_newer_presence_wins(database: Database) -> No
     database.run_sync(lambda s: service.set_active(s, nurse_id, False, at=clock(), by="admin"))
     await live.load_nurses()
     assert await store.get_nurse(endpoint) is None
+
+
+async def test_queue_status_gives_place_and_estimate_from_the_store(database: Database) -> None:
+    """Callers hear their place among the calls competing for the same nurses and an estimate that grows
+    with it (from the shared store, not this instance's memory); an offered call is next, without a time."""
+    endpoint = _anna(database)
+    clock = Clock()
+    store = MemoryStore()
+    live = _routing(database, store, clock)
+    live.view_seconds = 0  # a fresh view for every question in this test
+    await live.load_nurses()
+    await live.change_presence(endpoint, Event.LOGIN, by="anna")
+    await live.change_presence(endpoint, Event.READY, by="anna")
+    await live.engine.call_arrived(WaitingCall("c1", "01", {"triage": 2}, 5, clock()), clock())
+    assert (await live.queue_status("c1")).state == "offered"
+    await live.engine.answered("c1", clock())
+    for i, priority in ((2, 5), (3, 5), (4, 3)):
+        clock.advance(1)
+        await live.engine.call_arrived(WaitingCall(f"c{i}", "01", {"triage": 2}, priority, clock()), clock())
+    second, third, urgent = [await live.queue_status(c) for c in ("c2", "c3", "c4")]
+    assert (urgent.position, second.position, third.position) == (1, 2, 3)  # priority first, then the wait
+    assert second.estimated_wait_seconds is not None and third.estimated_wait_seconds is not None
+    assert urgent.estimated_wait_seconds is not None
+    assert urgent.estimated_wait_seconds < second.estimated_wait_seconds < third.estimated_wait_seconds
