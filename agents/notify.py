@@ -8,14 +8,13 @@ registry anyway.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from vardlinje.pubsub import Follower
 
 log = logging.getLogger("vardlinje.agents.notify")
 
@@ -34,30 +33,6 @@ async def announce(redis_url: str, endpoint: str) -> bool:
         await redis.aclose()
 
 
-async def listen(redis: Redis, on_change: Callable[[str], Awaitable[object]], stop: asyncio.Event) -> None:
-    """Until `stop`: call `on_change(endpoint)` for each announcement. Redis errors: retry with a
-    growing, jittered delay; a failing `on_change` is logged and the next message still handled."""
-    delay = 0.5
-    while not stop.is_set():
-        pubsub = redis.pubsub()
-        try:
-            await pubsub.subscribe(CHANNEL)
-            delay = 0.5
-            while not stop.is_set():
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                if message is None or message.get("type") != "message":
-                    continue
-                data = message["data"]
-                endpoint = data.decode() if isinstance(data, bytes) else str(data)
-                try:
-                    await on_change(endpoint)
-                except Exception:
-                    log.exception("nurse=%s: applying a registry change failed", endpoint)
-        except (RedisError, OSError) as exc:
-            log.warning("registry change listener: %s; retrying in %.1f s", exc, delay)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay * random.uniform(0.5, 1.0) + delay / 2)
-            delay = min(delay * 2, 30.0)
-        finally:
-            with suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+def follower(redis: Redis, on_change: Callable[[str], Awaitable[object]]) -> Follower:
+    """Calls `on_change(endpoint)` for each announcement while it runs (`run(stop)` or cleanup_ctx)."""
+    return Follower(redis, CHANNEL, on_change, name="registry listener")

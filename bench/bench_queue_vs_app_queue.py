@@ -70,6 +70,7 @@ from telephony.asterisk.private import AsteriskSetupError, PrivateAsterisk
 from telephony.leader import LeaderLease
 from telephony.media import PromptStore
 from telephony.runtime import Telephony
+from telephony.sipp import PHONE_REGISTER
 from vardlinje import procs
 from vardlinje.db import Database
 from vardlinje.migrate import upgrade
@@ -215,43 +216,6 @@ NURSE_PHONE = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 </scenario>
 """
 
-REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="bench nurse phone: REGISTER with digest authentication">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{user}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:{user}@[local_ip]:[local_port]>
-      Expires: 3600
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{user}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:{user}@[local_ip]:[local_port]>
-      [authentication username={user} password={password}]
-      Expires: 3600
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"""
 
 # --- the Asterisk peer: app_queue ----------------------------------------------------------------
 
@@ -629,7 +593,7 @@ async def _measure(settings: Settings, ast: PrivateAsterisk, app: App, sipp: Sip
     _rig.progress(f"pushing {nurse.endpoint} and registering its phone")
     await provision.push(app.ari, nurse, "udp", media_address=ast.config.bind_address)
     phone_port = free_udp(PHONE_IP)
-    done = await asyncio.to_thread(sipp.run, sipp.cmd("register", REGISTER.format(
+    done = await asyncio.to_thread(sipp.run, sipp.cmd("register", PHONE_REGISTER.format(
         user=nurse.endpoint, password=nurse.sip_secret), PHONE_IP, "-m", "1", "-timeout", "20s", "-timeout_error",
         port=phone_port), 60)
     if done.returncode != 0:

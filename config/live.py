@@ -16,19 +16,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-from collections.abc import AsyncIterator, Callable
-from contextlib import suppress
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlmodel import Session
 
 from ivr.directory import ConfigDirectory
 from vardlinje.db import Database
+from vardlinje.pubsub import Follower
 
 from . import store
 from .loader import ConfigError, ConfigSet, default_directory
@@ -75,9 +72,17 @@ class LiveConfig:
         self.recordings = recordings if recordings is not None else default_directory()
         self.on_change = on_change
         self.channel = channel
-        self.poll_seconds = poll_seconds
-        self.max_backoff = max_backoff
-        self.subscribed = asyncio.Event()  # set while the listener holds a subscription (tests wait on it)
+
+        async def announced(data: str) -> None:
+            log.debug("config change announced: %s", data)
+            await self.reload()
+
+        # Reloads on every announcement, after every (re)subscribe and every `poll_seconds`.
+        self.follower = Follower(redis, channel, announced, self.reload, poll_seconds=poll_seconds,
+                                 max_backoff=max_backoff, name="config listener")
+        self.subscribed = self.follower.subscribed  # set while subscribed (tests wait on it)
+        self.listen = self.follower.run
+        self.cleanup_ctx = self.follower.cleanup_ctx
         self._directory: VersionedDirectory | None = None
         self._lock = asyncio.Lock()
 
@@ -137,64 +142,4 @@ class LiveConfig:
     async def publish(self, owner: str, version: int) -> bool:
         return await publish_change(self.redis, owner, version, channel=self.channel)
 
-    async def _safe_reload(self) -> None:
-        try:
-            await self.reload()
-        except Exception:
-            # A database hiccup must not end the listener; the next message or poll retries.
-            log.exception("configuration reload failed")
 
-    async def listen(self, stop: asyncio.Event) -> None:
-        """Until `stop`: subscribe, reload on every message and every `poll_seconds`, and after
-        each (re)subscribe. Redis errors: log, wait (0.5 s doubling to `max_backoff`, jittered), retry."""
-        delay = 0.5
-        while not stop.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                self.subscribed.set()
-                delay = 0.5
-                await self._safe_reload()  # whatever was announced while we were not listening
-                loop = asyncio.get_running_loop()
-                next_poll = loop.time() + self.poll_seconds
-                while not stop.is_set():
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                    if message is not None and message.get("type") == "message":
-                        log.debug("config change announced: %r", _payload(message))
-                        await self._safe_reload()
-                    elif loop.time() >= next_poll:
-                        await self._safe_reload()
-                    if loop.time() >= next_poll:
-                        next_poll = loop.time() + self.poll_seconds
-            except (RedisError, OSError) as exc:
-                log.warning("config listener: Redis failed (%s); retrying in %.1f s", exc, delay)
-            finally:
-                self.subscribed.clear()
-                with suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-            if stop.is_set():
-                break
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay / 2 + random.uniform(0, delay / 2))
-            delay = min(delay * 2, self.max_backoff)
-
-    async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        """For `app.cleanup_ctx`: the listener runs while the app runs."""
-        stop = asyncio.Event()
-        task = asyncio.create_task(self.listen(stop), name="config-listener")
-        yield
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 5)
-        except TimeoutError:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-
-
-def _payload(message: dict[str, Any]) -> object:
-    data = message.get("data")
-    try:
-        return json.loads(data) if isinstance(data, bytes | str) else data
-    except ValueError:
-        return data

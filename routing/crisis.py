@@ -24,15 +24,13 @@ import asyncio
 import inspect
 import json
 import logging
-import random
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import LockError, RedisError
 from sqlalchemy import func
@@ -41,6 +39,7 @@ from sqlmodel import Session, col, select
 from config.regions import REGIONS
 from identity.service import aware
 from vardlinje.db import Database
+from vardlinje.pubsub import Follower
 
 from .crisis_models import CrisisChange
 from .model import CRISIS_ALL, RoutingRules, utc
@@ -266,11 +265,14 @@ class CrisisSwitch:
         self.on_change = on_change
         self.key = key
         self.channel = channel
-        self.poll_seconds = poll_seconds
-        self.max_backoff = max_backoff
         self.lock_seconds = lock_seconds
         self.lock_wait = lock_wait
-        self.subscribed = asyncio.Event()  # set while the listener holds a subscription (tests wait on it)
+        # Refreshes on every announcement, after every (re)subscribe and every `poll_seconds`.
+        self.follower = Follower(redis, channel, lambda _data: self.refresh(), self.refresh,
+                                 poll_seconds=poll_seconds, max_backoff=max_backoff, name="crisis listener")
+        self.subscribed = self.follower.subscribed  # set while subscribed (tests wait on it)
+        self.listen = self.follower.run
+        self.cleanup_ctx = self.follower.cleanup_ctx
         self._state = CrisisState()
         self._local = asyncio.Lock()  # this instance's changes and refreshes, one at a time, in order
 
@@ -417,60 +419,6 @@ class CrisisSwitch:
         `on_change` has run)."""
         async with self._local:
             return await self._adopt(await self.reconcile())
-
-    async def _safe_refresh(self) -> None:
-        try:
-            await self.refresh()
-        except Exception:
-            # A database or Redis hiccup must not end the listener; the next message or poll retries.
-            log.exception("crisis state refresh failed")
-
-    async def listen(self, stop: asyncio.Event) -> None:
-        """Until `stop`: subscribe, refresh on every message, every `poll_seconds` and after each
-        (re)subscribe. Redis errors: log, wait (0.5 s doubling to `max_backoff`, jittered), retry."""
-        delay = 0.5
-        while not stop.is_set():
-            pubsub = self.redis.pubsub()
-            try:
-                await pubsub.subscribe(self.channel)
-                self.subscribed.set()
-                delay = 0.5
-                await self._safe_refresh()  # whatever changed while we were not listening
-                loop = asyncio.get_running_loop()
-                next_poll = loop.time() + self.poll_seconds
-                while not stop.is_set():
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
-                    if message is not None and message.get("type") == "message":
-                        log.debug("crisis change announced: %r", message.get("data"))
-                        await self._safe_refresh()
-                    elif loop.time() >= next_poll:
-                        await self._safe_refresh()
-                    if loop.time() >= next_poll:
-                        next_poll = loop.time() + self.poll_seconds
-            except (RedisError, OSError) as exc:
-                log.warning("crisis listener: Redis failed (%s); retrying in %.1f s", exc, delay)
-            finally:
-                self.subscribed.clear()
-                with suppress(Exception):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
-            if stop.is_set():
-                break
-            with suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay / 2 + random.uniform(0, delay / 2))
-            delay = min(delay * 2, self.max_backoff)
-
-    async def cleanup_ctx(self, app: web.Application) -> AsyncIterator[None]:
-        """For `app.cleanup_ctx`: the listener runs while the app runs."""
-        stop = asyncio.Event()
-        task = asyncio.create_task(self.listen(stop), name="crisis-listener")
-        yield
-        stop.set()
-        try:
-            await asyncio.wait_for(task, 5)
-        except TimeoutError:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
 
 
 @dataclass(frozen=True)

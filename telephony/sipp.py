@@ -131,6 +131,133 @@ SEND_BYE = """  <pause milliseconds="{hold_ms}"/>
 """
 
 
+# --- a nurse's phone (sipp as a UAS registered to her endpoint; tests and benchmarks) ----------------
+# Format PHONE_REGISTER with user= and password=; run each from an address other than the callers'.
+
+PHONE_REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="nurse phone: REGISTER with digest authentication">
+  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{user}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      Expires: 300
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="401" auth="true"/>
+  <send retrans="500">
+    <![CDATA[
+      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:{user}@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:{user}@[local_ip]:[local_port]>
+      [authentication username={user} password={password}]
+      Expires: 300
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>
+</scenario>
+"""
+
+_REPLY_HEADERS = """      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:[local_ip]:[local_port];transport=[transport]>"""
+
+PHONE_ANSWERS = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="Vardlinje nurse phone: rings, answers, waits for the BYE">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+{_REPLY_HEADERS}
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="1500"/>
+  <send retrans="500">
+    <![CDATA[
+      SIP/2.0 200 OK
+{_REPLY_HEADERS}
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=nurse 1 1 IN IP[local_ip_type] [local_ip]
+      s=-
+      c=IN IP[media_ip_type] [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+{_REPLY_HEADERS}
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+"""
+
+PHONE_NEVER_ANSWERS = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="Vardlinje nurse phone: rings until Asterisk gives up">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 180 Ringing
+{_REPLY_HEADERS}
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="CANCEL"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+{_REPLY_HEADERS}
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send>
+    <![CDATA[
+      SIP/2.0 487 Request Terminated
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]SIPpTag01[call_number]
+      [last_Call-ID:]
+      CSeq: [cseq] INVITE
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
 def scenario(keys: list[tuple[float, str]], *, hang_up_after: float | None, hold_seconds: float) -> str:
     """The caller's script: after answer, press each key after its pause (seconds), then
     either wait for the far end's BYE or hang up after `hang_up_after` seconds."""

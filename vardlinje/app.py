@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -70,34 +71,28 @@ def attach_telephony(app: web.Application, telephony: Telephony, routing: LiveRo
     """Run the telephony connection (and routing's tick, which runs while this instance leads)
     with the app (before the app starts)."""
     app[appkeys.TELEPHONY] = telephony
-    app.cleanup_ctx.append(_telephony_task)
+    app.cleanup_ctx.append(_background("telephony", telephony.run))
     if routing is not None:
         app[appkeys.ROUTING] = routing
-        app.cleanup_ctx.append(_routing_task)
+        app.cleanup_ctx.append(_background("routing", lambda stop: routing.run(stop, telephony.is_leader)))
 
 
-async def _routing_task(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(app[appkeys.ROUTING].run(stop, app[appkeys.TELEPHONY].is_leader), name="routing")
-    yield
-    stop.set()
-    with suppress(asyncio.CancelledError):
-        try:
-            await asyncio.wait_for(task, 10)
-        except TimeoutError:
-            task.cancel()
+def _background(name: str, run: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+                ) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup_ctx entry: `run(stop)` as a task while the app runs; asked to stop, then cancelled
+    after 10 s."""
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(stop), name=name)
+        yield
+        stop.set()
+        with suppress(asyncio.CancelledError):
+            try:
+                await asyncio.wait_for(task, 10)
+            except TimeoutError:
+                task.cancel()
 
-
-async def _telephony_task(app: web.Application) -> AsyncIterator[None]:
-    stop = asyncio.Event()
-    task = asyncio.create_task(app[appkeys.TELEPHONY].run(stop), name="telephony")
-    yield
-    stop.set()
-    with suppress(asyncio.CancelledError):
-        try:
-            await asyncio.wait_for(task, 10)
-        except TimeoutError:
-            task.cancel()
+    return ctx
 
 
 async def healthz(request: web.Request) -> web.Response:

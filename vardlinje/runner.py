@@ -177,15 +177,8 @@ async def run(settings: Settings) -> None:
         telephony = Telephony(ari, handler, lease, renew_every=settings.leader.renew_every_seconds)
         attach_telephony(app, telephony, routing)
         app[CRISIS_ADMIN].switch.on_change = lambda state: routing.crisis_changed(state, telephony.is_leader)
-        stop_listening = asyncio.Event()
-        listener = asyncio.create_task(notify.listen(
-            redis, lambda endpoint: nurse_changed(ari, db, routing, endpoint), stop_listening), name="nurse-changes")
-
-        async def stop_listener() -> None:
-            stop_listening.set()
-            await asyncio.gather(listener, return_exceptions=True)
-
-        stack.push_async_callback(stop_listener)
+        # Nurses added or changed with the CLI: endpoint and profile pushed at once.
+        app.cleanup_ctx.append(notify.follower(redis, lambda endpoint: nurse_changed(ari, db, routing, endpoint)).cleanup_ctx)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -17,6 +17,7 @@ from agents import provision
 from telephony.ari.client import AriClient
 from telephony.ari.errors import AriError, AriNotFound, AriUnavailable
 from telephony.asterisk.private import PrivateAsterisk
+from telephony.sipp import PHONE_REGISTER
 
 pytestmark = pytest.mark.asterisk
 
@@ -25,43 +26,6 @@ pytestmark = pytest.mark.asterisk
 # REGISTER away from the nurse's endpoint.
 PHONE_IP = "127.0.0.2"
 
-REGISTER = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="Vardlinje nurse phone: REGISTER with digest authentication">
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{user}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 REGISTER
-      Contact: <sip:{user}@[local_ip]:[local_port]>
-      Expires: 300
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="401" auth="true"/>
-  <send retrans="500">
-    <![CDATA[
-      REGISTER sip:[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-      From: <sip:{user}@[remote_ip]:[remote_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:{user}@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 2 REGISTER
-      Contact: <sip:{user}@[local_ip]:[local_port]>
-      [authentication username={user} password={password}]
-      Expires: 300
-      Max-Forwards: 70
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-"""
 
 
 @dataclass
@@ -87,7 +51,7 @@ def _free_port(ip: str) -> int:
 def register(sipp: str, asterisk: PrivateAsterisk, user: str, password: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     """Run sipp once as the nurse's phone: REGISTER, answer the 401 challenge, expect 200."""
     script = tmp / "register.xml"
-    script.write_text(REGISTER.format(user=user, password=password))
+    script.write_text(PHONE_REGISTER.format(user=user, password=password))
     errors = tmp / "errors.log"
     cmd = [sipp, f"127.0.0.1:{asterisk.config.sip_port}", "-sf", str(script), "-m", "1", "-l", "1",
            "-i", PHONE_IP, "-p", str(_free_port(PHONE_IP)), "-nostdin", "-timeout", "20s", "-timeout_error",

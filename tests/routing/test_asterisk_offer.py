@@ -40,11 +40,10 @@ from telephony.asterisk.private import PrivateAsterisk
 from telephony.leader import LeaderLease
 from telephony.media import PromptStore
 from telephony.runtime import Telephony
-from telephony.sipp import place_call
+from telephony.sipp import PHONE_ANSWERS, PHONE_NEVER_ANSWERS, PHONE_REGISTER, place_call
 from vardlinje.db import Database
 from vardlinje.migrate import upgrade
 
-from ..agents.test_provision import REGISTER
 from ..ivr.test_flow import Env
 
 pytestmark = pytest.mark.asterisk
@@ -62,90 +61,6 @@ nodes:
   adult: {type: queue, skills: {triage: 1}, priority: 5}
 """)
 
-_REPLY_HEADERS = """      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      [last_CSeq:]
-      Contact: <sip:[local_ip]:[local_port];transport=[transport]>"""
-
-ANSWER = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="Vardlinje nurse phone: rings, answers, waits for the BYE">
-  <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-{_REPLY_HEADERS}
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <pause milliseconds="1500"/>
-  <send retrans="500">
-    <![CDATA[
-      SIP/2.0 200 OK
-{_REPLY_HEADERS}
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=nurse 1 1 IN IP[local_ip_type] [local_ip]
-      s=-
-      c=IN IP[media_ip_type] [media_ip]
-      t=0 0
-      m=audio [media_port] RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv request="ACK" crlf="true"/>
-  <recv request="BYE"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-{_REPLY_HEADERS}
-      Content-Length: 0
-
-    ]]>
-  </send>
-</scenario>
-"""
-
-NEVER_ANSWERS = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="Vardlinje nurse phone: rings until Asterisk gives up">
-  <recv request="INVITE" crlf="true"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 180 Ringing
-{_REPLY_HEADERS}
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="CANCEL"/>
-  <send>
-    <![CDATA[
-      SIP/2.0 200 OK
-{_REPLY_HEADERS}
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <send>
-    <![CDATA[
-      SIP/2.0 487 Request Terminated
-      [last_Via:]
-      [last_From:]
-      [last_To:];tag=[pid]SIPpTag01[call_number]
-      [last_Call-ID:]
-      CSeq: [cseq] INVITE
-      Content-Length: 0
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-</scenario>
-"""
 
 
 @dataclass
@@ -199,7 +114,7 @@ class NursePhone:
 
     def register(self) -> None:
         script = self.tmp / "register.xml"
-        script.write_text(REGISTER.format(user=self.nurse.endpoint, password=self.nurse.sip_secret))
+        script.write_text(PHONE_REGISTER.format(user=self.nurse.endpoint, password=self.nurse.sip_secret))
         done = subprocess.run(self._cmd(script, "-timeout", "20s", "-timeout_error"), capture_output=True,
                               text=True, timeout=60, cwd=self.tmp)
         assert done.returncode == 0, f"REGISTER failed:\n{done.stdout[-2000:]}\n{done.stderr}"
@@ -318,7 +233,7 @@ async def test_ready_nurse_answers_and_is_bridged_with_the_caller(rig: Rig) -> N
     """The caller keys 1 into the queue; the READY nurse's phone rings and answers; one mixing
     bridge holds the caller and the nurse; the caller hangs up after a while and both legs end."""
     await rig.ready_nurse()
-    rig.phone.listen(ANSWER)
+    rig.phone.listen(PHONE_ANSWERS)
     caller = asyncio.create_task(asyncio.to_thread(
         place_call, "127.0.0.1", rig.asterisk.config.sip_port, "1177", caller="+46812345678",
         keys=[(1.5, "1")], hang_up_after=10))
@@ -344,7 +259,7 @@ async def test_phone_that_never_answers_is_a_missed_offer(rig: Rig) -> None:
     """The nurse's phone rings past the ring-no-answer time: the offer is missed, the nurse is
     paused with "missed offer", the caller stays queued (no bridge) until hanging up."""
     await rig.ready_nurse()
-    rig.phone.listen(NEVER_ANSWERS)
+    rig.phone.listen(PHONE_NEVER_ANSWERS)
     result = await asyncio.to_thread(
         place_call, "127.0.0.1", rig.asterisk.config.sip_port, "1177", caller="+46812345678",
         keys=[(1.5, "1")], hang_up_after=10)
@@ -364,7 +279,7 @@ async def test_caller_hanging_up_while_the_nurse_rings_cancels_the_offer(rig: Ri
     CANCEL), the offer is no miss, and she is READY again for the next call."""
     rig.driver.ring_seconds = lambda _nurse: 30
     await rig.ready_nurse()
-    rig.phone.listen(NEVER_ANSWERS)
+    rig.phone.listen(PHONE_NEVER_ANSWERS)
     result = await asyncio.to_thread(
         place_call, "127.0.0.1", rig.asterisk.config.sip_port, "1177", caller="+46812345678",
         keys=[(1.5, "1")], hang_up_after=5)
@@ -384,7 +299,7 @@ async def test_a_bridged_call_survives_a_change_of_leader(rig: Rig) -> None:
     touched), the next leader's resync adopts the bridge instead of taking the caller back into the
     menu, and when the caller hangs up the nurse's leg is ended, the record closed and her wrap-up starts."""
     await rig.ready_nurse()
-    rig.phone.listen(ANSWER)
+    rig.phone.listen(PHONE_ANSWERS)
     caller = asyncio.create_task(asyncio.to_thread(
         place_call, "127.0.0.1", rig.asterisk.config.sip_port, "1177", caller="+46812345678",
         keys=[(1.5, "1")], hang_up_after=12))

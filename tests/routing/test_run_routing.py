@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from telephony.sipp import PHONE_ANSWERS
+
 from ..test_run_command import VARDLINJE, Running, env, started  # noqa: F401  (fixtures)
-from .test_asterisk_offer import ANSWER, FakeNurse, NursePhone
+from .test_asterisk_offer import FakeNurse, NursePhone
 
 pytestmark = pytest.mark.asterisk
 
@@ -50,7 +52,7 @@ def test_a_real_call_reaches_the_ready_nurse_and_is_bridged(env: dict[str, str],
 
     assert "is paused (administration)" in _cli(env, tmp_path, "nurse", "login", "anna.nilsson").stdout
     assert "is ready" in _cli(env, tmp_path, "nurse", "ready", "anna.nilsson").stdout
-    phone.listen(ANSWER)
+    phone.listen(PHONE_ANSWERS)
 
     # Svenska (1), barn (2), 1–17 år (2): the child queue, which needs triage 2 and barn 2 — Anna has both.
     call = _cli(env, tmp_path, "call", "1177", "--caller", "+46812345678", "--keys", "1,2,2", "--hold", "14")
