@@ -76,8 +76,9 @@ def _announce(endpoint: str) -> None:
     """Tell a running app at once (it pushes the endpoint to Asterisk and the profile to routing)."""
     try:
         url = load_settings().redis_url
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    except SettingsError as exc:  # the change itself is saved; only the announcement is impossible
+        click.echo(f"Saved, but no running system could be told ({exc}).", err=True)
+        return
     if asyncio.run(notify.announce(url, endpoint)):
         click.echo("The running system was told; her endpoint and profile are updated now.", err=True)
     else:
@@ -235,7 +236,17 @@ def _presence(username: str, event: Event, reason: PauseReason | None = None) ->
                 after = await db.run(lambda s: service.apply_presence(s, nurse_id, event, utcnow(), reason=reason, by=by))
                 return (f"{nurse.endpoint} is {after.state.value} (registry only: no Redis answers at "
                         f"{settings.redis_url}, so no running system was told)")
-            state = await live.change(db, RedisStore(redis), nurse.endpoint, event, utcnow(), reason=reason, by=by)
+            store = RedisStore(redis)
+            try:
+                state = await live.change(db, store, nurse.endpoint, event, utcnow(), reason=reason, by=by)
+            except (InvalidTransition, AgentError, LookupError):
+                raise
+            except Exception as exc:
+                # The store (what routing acts on) may have changed even if the registry did not.
+                now = await store.get_nurse(nurse.endpoint)
+                raise click.ClickException(
+                    f"the change could not be recorded in the registry ({exc}); routing has "
+                    f"{nurse.endpoint} as {now.state.value if now else 'unknown'}") from exc
             return f"{nurse.endpoint} is {state.state.value}" + (f" ({state.reason.value})" if state.reason else "")
         finally:
             await redis.aclose()

@@ -22,11 +22,10 @@ CHANNEL = "vardlinje:agents:changed"
 
 
 async def announce(redis_url: str, endpoint: str) -> bool:
-    """Tell running apps that `endpoint`'s nurse changed; False if no Redis answered (no app runs)."""
+    """Tell running apps that `endpoint`'s nurse changed; False if no app listened (or no Redis answered)."""
     redis = Redis.from_url(redis_url, socket_connect_timeout=2)
     try:
-        await redis.publish(CHANNEL, endpoint)
-        return True
+        return int(await redis.publish(CHANNEL, endpoint)) > 0
     except (RedisError, OSError):
         return False
     finally:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from telephony.ari.client import AriClient
-from telephony.ari.errors import AriError, AriNotFound
+from telephony.ari.errors import AriError, AriNotFound, AriUnavailable
 from vardlinje.db import Database
 
 from .service import nurses
@@ -129,6 +129,7 @@ async def remove(ari: AriClient, name: str) -> bool:
 class SyncResult:
     pushed: list[str]
     removed: list[str]
+    failed: list[str]  # refused by Asterisk (the error is logged); the others went on
 
 
 def transport_of(nurse: NurseEndpoint) -> Transport:
@@ -140,13 +141,21 @@ async def sync_all(ari: AriClient, nurses: Iterable[NurseEndpoint], transport: T
     `transport` says otherwise), remove every inactive one. Safe at every start and ARI reconnect."""
     pushed: list[str] = []
     removed: list[str] = []
+    failed: list[str] = []
     for nurse in nurses:
-        if nurse.active:
-            await push(ari, nurse, transport or transport_of(nurse))
-            pushed.append(nurse.endpoint)
-        elif await remove(ari, nurse.endpoint):
-            removed.append(nurse.endpoint)
-    return SyncResult(pushed, removed)
+        try:
+            if nurse.active:
+                await push(ari, nurse, transport or transport_of(nurse))
+                pushed.append(nurse.endpoint)
+            elif await remove(ari, nurse.endpoint):
+                removed.append(nurse.endpoint)
+        except AriUnavailable:
+            raise  # Asterisk is gone: the next connect syncs again
+        except AriError as exc:
+            # One nurse's refused object must not keep the others' phones from working.
+            log.error("nurse endpoint %s: %s", nurse.endpoint, exc)
+            failed.append(nurse.endpoint)
+    return SyncResult(pushed, removed, failed)
 
 
 async def sync_registry(ari: AriClient, db: Database, transport: Transport | None = None) -> SyncResult:

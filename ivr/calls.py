@@ -293,7 +293,11 @@ class IvrHandler:
         for call in list(self.calls.values()):
             if call.task is not None and not call.task.done():
                 call.task.cancel()
-            await self.router.release(call.state.channel_id)
+            try:
+                await self.router.release(call.state.channel_id)
+            except Exception:
+                # Redis down is a likely reason to lose the lease: every other flow must still stop.
+                log.exception("call=%s could not be released from routing", call.state.call_id)
         self.calls.clear()
 
     async def resync(self, channels: list[Channel], *, skip: Collection[str] = ()) -> None:

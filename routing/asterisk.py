@@ -37,7 +37,8 @@ OFFER_ARG = "offer"
 BRIDGE_PREFIX = "call-"  # a bridged call's bridge is `call-<call id>`: found again after a restart
 NURSE_CHANNEL_PREFIX = "offer-"
 
-OfferState = Literal["ringing", "bridged", "ended"]
+# ringing → answering (she answered; routing and the bridge are being set up) → bridged → ended
+OfferState = Literal["ringing", "answering", "bridged", "ended"]
 
 
 @dataclass
@@ -48,6 +49,7 @@ class LiveOffer:
     nurse_channel: str
     state: OfferState = "ringing"
     bridge_id: str | None = None
+    adopted: bool = False  # bridged before this instance took over: no IVR flow owns the caller
 
 
 class OfferDriver:
@@ -73,13 +75,34 @@ class OfferDriver:
         self.offers: dict[str, LiveOffer] = {}  # call id → offer
         self.by_nurse_channel: dict[str, LiveOffer] = {}
         self.by_caller_channel: dict[str, LiveOffer] = {}  # bridged calls adopted after a restart
+        self.standing_down = False  # leadership is moving: leave the shared store to the next leader
         router.on_caller_left = self.caller_left
-        engine.listeners.append(self.on_routing_event)
+        # First among the engine's listeners: the phone rings before anything is recorded.
+        engine.listeners.insert(0, self.on_routing_event)
 
     async def _record(self, offer: LiveOffer, kind: str, data: dict[str, object]) -> None:
+        """Append to the call record, best effort: a database fault must never keep a phone from
+        ringing, a nurse from being freed or a bridge from being made."""
         now = self.clock()
-        await self.db.run(lambda s: calls.append(s, offer.call_id, kind, now, channel_id=offer.caller_channel,
-                                                 data={"nurse": offer.nurse_id, **data}))
+        try:
+            await self.db.run(lambda s: calls.append(s, offer.call_id, kind, now, channel_id=offer.caller_channel,
+                                                     data={"nurse": offer.nurse_id, **data}))
+        except Exception:
+            log.exception("call=%s could not record %s", offer.call_id, kind)
+
+    def _track(self, offer: LiveOffer) -> None:
+        self.offers[offer.call_id] = offer
+        self.by_nurse_channel[offer.nurse_channel] = offer
+        if offer.adopted:
+            self.by_caller_channel[offer.caller_channel] = offer
+
+    def _forget(self, offer: LiveOffer) -> None:
+        """The offer is over for this driver: no event of its channels concerns it any more."""
+        offer.state = "ended"
+        if self.offers.get(offer.call_id) is offer:
+            del self.offers[offer.call_id]
+        self.by_nurse_channel.pop(offer.nurse_channel, None)
+        self.by_caller_channel.pop(offer.caller_channel, None)
 
     # -- the engine's decisions -------------------------------------------------------------------
 
@@ -92,9 +115,9 @@ class OfferDriver:
             # Never leave a nurse reserved for a call nobody rings: the offer ends as missed (she is
             # paused, so a persistent fault cannot re-offer the call to her in a loop).
             log.exception("call=%s ringing nurse=%s failed", event.call_id, event.nurse_id)
-            offer = self.offers.pop(event.call_id, None)
+            offer = self.offers.get(event.call_id)
             if offer is not None:
-                self.by_nurse_channel.pop(offer.nurse_channel, None)
+                self._forget(offer)
                 await self._hangup(offer.nurse_channel)
             await self.engine.offer_ended(event.call_id, self.clock(), missed=True)
 
@@ -108,9 +131,8 @@ class OfferDriver:
                      event.nurse_id)
             await self.engine.caller_left(event.call_id, self.clock())
             return
-        offer = LiveOffer(event.call_id, event.nurse_id, request.channel_id, f"offer-{uuid.uuid4().hex[:16]}")
-        self.offers[offer.call_id] = offer
-        self.by_nurse_channel[offer.nurse_channel] = offer
+        offer = LiveOffer(event.call_id, event.nurse_id, request.channel_id, f"{NURSE_CHANNEL_PREFIX}{uuid.uuid4().hex[:16]}")
+        self._track(offer)
         endpoint = self.endpoint_for(offer.nurse_id)
         log.info("call=%s offered to nurse=%s endpoint=%s", offer.call_id, offer.nurse_id, endpoint)
         failed = "no endpoint" if endpoint is None else None
@@ -125,20 +147,20 @@ class OfferDriver:
                 failed = f"originate failed: {exc}"
         await self._record(offer, "offer.started", {"nurse_channel": offer.nurse_channel, "endpoint": endpoint,
                                                     "step": event.step.value if event.step else None})
-        if failed is not None:
+        if failed is not None and offer.state == "ringing":
             await self._missed(offer, failed)
 
     # -- the nurse legs ---------------------------------------------------------------------------
 
     async def on_ari_event(self, event: Event) -> None:
         """An event of a channel the IVR does not own."""
-        channel_id = event.channel_id()
-        adopted = self.by_caller_channel.get(channel_id or "")
+        channel_id = event.channel_id() or ""
+        adopted = self.by_caller_channel.get(channel_id)
         if adopted is not None:
             if isinstance(event, ChannelDestroyed | StasisEnd):
-                await self._adopted_caller_left(adopted)
+                await self._caller_hung_up(adopted)
             return
-        offer = self.by_nurse_channel.get(channel_id or "")
+        offer = self.by_nurse_channel.get(channel_id)
         if isinstance(event, StasisStart) and event.args[:1] == [OFFER_ARG]:
             if offer is None or offer.state != "ringing":
                 log.info("channel=%s answered an offer that is gone; hanging up", event.channel.id)
@@ -148,130 +170,142 @@ class OfferDriver:
         elif offer is None:
             return
         elif isinstance(event, ChannelDestroyed | StasisEnd):
-            self.by_nurse_channel.pop(offer.nurse_channel, None)
             if offer.state == "ringing":
-                cause = event.cause_txt if isinstance(event, ChannelDestroyed) else "left"
-                await self._missed(offer, cause)
+                await self._missed(offer, event.cause_txt if isinstance(event, ChannelDestroyed) else "left")
             elif offer.state == "bridged":
                 await self._nurse_hung_up(offer)
+            elif offer.state == "answering":
+                offer.state = "ended"  # she hung up at once; _answered finishes the call
 
     async def _answered(self, offer: LiveOffer) -> None:
-        now = self.clock()
-        offer.state = "bridged"
+        offer.state = "answering"
         await self.router.stop_announcements(offer.call_id)
-        await self.engine.answered(offer.call_id, now)
+        await self.engine.answered(offer.call_id, self.clock())
+        if offer.state != "answering":
+            # The caller (or she) hung up while routing recorded the answer: end the other leg.
+            log.info("call=%s ended while nurse=%s answered", offer.call_id, offer.nurse_id)
+            await self._end_call(offer, "caller" if self.offers.get(offer.call_id) is not offer else "nurse")
+            return
+        offer.state = "bridged"
         await self._record(offer, "offer.answered", {})
-        bridge_id = f"call-{offer.call_id}"
+        bridge_id = f"{BRIDGE_PREFIX}{offer.call_id}"
         try:
             await self.ari.request("POST", "/bridges", params={"type": "mixing", "bridgeId": bridge_id,
-                                                                "name": f"call-{offer.call_id}"})
+                                                                "name": bridge_id})
             offer.bridge_id = bridge_id
             await self.ari.request("POST", f"/bridges/{bridge_id}/addChannel",
                                    params={"channel": f"{offer.caller_channel},{offer.nurse_channel}"})
         except AriError as exc:
             # The caller hung up in the same instant, or Asterisk refused: end both legs.
             log.warning("call=%s could not be bridged: %s", offer.call_id, exc)
-            await self._hangup(offer.nurse_channel)
-            await self._hangup(offer.caller_channel)
+            await self._end_call(offer, "caller")
             return
         await self._record(offer, "call.bridged", {"bridge": bridge_id, "nurse_channel": offer.nurse_channel})
         log.info("call=%s bridged with nurse=%s (%s)", offer.call_id, offer.nurse_id, bridge_id)
 
     async def _missed(self, offer: LiveOffer, why: str) -> None:
-        offer.state = "ended"
-        self.offers.pop(offer.call_id, None)
-        self.by_nurse_channel.pop(offer.nurse_channel, None)
-        await self._record(offer, "offer.missed", {"why": why})
+        self._forget(offer)
         log.info("call=%s ring-no-answer by nurse=%s (%s); the call keeps its place", offer.call_id,
                  offer.nurse_id, why)
         await self.engine.offer_ended(offer.call_id, self.clock(), missed=True)
+        await self._record(offer, "offer.missed", {"why": why})
 
     async def _nurse_hung_up(self, offer: LiveOffer) -> None:
-        offer.state = "ended"
-        self.offers.pop(offer.call_id, None)
-        await self._hangup(offer.caller_channel)
-        await self._after_call(offer, "nurse")
+        await self._end_call(offer, "nurse")
 
-    async def _after_call(self, offer: LiveOffer, hung_up_by: Literal["nurse", "caller"]) -> None:
+    async def _caller_hung_up(self, offer: LiveOffer) -> None:
+        await self._end_call(offer, "caller")
+
+    async def _end_call(self, offer: LiveOffer, hung_up_by: Literal["nurse", "caller"]) -> None:
+        """A connected (or connecting) call is over: both legs and the bridge go, the nurse's wrap-up
+        starts, and the record of a call no IVR flow owns any more is closed."""
+        adopted = offer.adopted
+        self._forget(offer)
+        await self._hangup(offer.nurse_channel)
+        await self._hangup(offer.caller_channel)
         await self._destroy_bridge(offer)
-        self.by_caller_channel.pop(offer.caller_channel, None)
-        await self._record(offer, "call.hung_up", {"by": hung_up_by})
         try:
             await self.on_hangup(offer.nurse_id)  # her wrap-up starts; LiveRouting ends it in time
         except Exception:
             log.exception("call=%s nurse=%s: the end of the call could not be recorded in her presence",
                           offer.call_id, offer.nurse_id)
-
-    async def _adopted_caller_left(self, offer: LiveOffer) -> None:
-        """The caller of a call bridged before a restart hung up: end the nurse's leg and the record
-        (no IVR flow owns this channel any more)."""
-        self.offers.pop(offer.call_id, None)
-        self.by_caller_channel.pop(offer.caller_channel, None)
-        self.by_nurse_channel.pop(offer.nurse_channel, None)
-        offer.state = "ended"
-        await self._hangup(offer.nurse_channel)
-        await self._after_call(offer, "caller")
-        now = self.clock()
-        await self.db.run(lambda s: calls.close_call(s, offer.call_id, now, "ended"))
+        await self._record(offer, "call.hung_up", {"by": hung_up_by})
+        if adopted:
+            now = self.clock()
+            try:
+                await self.db.run(lambda s: calls.close_call(s, offer.call_id, now, "ended"))
+            except Exception:
+                log.exception("call=%s could not be closed", offer.call_id)
 
     # -- leadership ---------------------------------------------------------------------------------
 
     async def stand_down(self) -> None:
-        """Another instance takes over: forget the offers without touching a channel. Bridged calls
-        stay bridged (the next leader adopts them); a ringing leg the next leader does not know is
-        hung up when it answers, and its call goes back to the queue."""
+        """Another instance takes over: forget the offers without touching a channel or the shared
+        store. Bridged calls stay bridged (the next leader adopts them); a ringing leg the next leader
+        does not know is hung up when it answers, and the next leader's resync requeues its call."""
+        self.standing_down = True
         self.offers.clear()
         self.by_nurse_channel.clear()
         self.by_caller_channel.clear()
 
     async def resync(self, channels: Iterable[Channel]) -> set[str]:
-        """After a (re)connect: adopt the bridged calls this instance lost track of (so the IVR does not
-        restart their menu), end the presence of nurses whose call is gone, and drop the calls in the
-        store no caller of this instance waits for. Returns the caller channels adopted."""
+        """After a (re)connect: settle this driver's offers whose events were lost while disconnected,
+        adopt the bridged calls it lost track of (so the IVR does not restart their menu), end the
+        presence of nurses whose call is gone, and drop the calls in the store no caller of this
+        instance waits for. Returns the caller channels adopted."""
+        self.standing_down = False
         alive = {c.id: c for c in channels}
-        adopted: set[str] = set()
+        for offer in list(self.offers.values()):
+            nurse_leg = alive.get(offer.nurse_channel)
+            if offer.state == "ringing" and nurse_leg is None:
+                await self._missed(offer, "ended while disconnected")
+            elif offer.state == "ringing" and nurse_leg is not None and nurse_leg.dialplan.app_name == "Stasis":
+                await self._answered(offer)  # she answered while we were not listening
+            elif offer.state == "bridged" and (nurse_leg is None or offer.caller_channel not in alive):
+                await self._end_call(offer, "nurse" if nurse_leg is None else "caller")
+        adopted: set[str] = {o.caller_channel for o in self.offers.values() if o.adopted}
         now = self.clock()
         snapshot = await self.engine.store.snapshot()
-        on_call = {n.call_id: n for n in snapshot.nurses if n.state.value == "on_call" and n.call_id}
+        by_call = {n.call_id: n for n in snapshot.nurses if n.call_id}
+        on_call = {cid: n for cid, n in by_call.items() if n.state.value == "on_call"}
         bridges = await self.ari.request("GET", "/bridges")
         for bridge in bridges if isinstance(bridges, list) else []:
             bridge_id = str(bridge.get("id", ""))
-            if not bridge_id.startswith(BRIDGE_PREFIX):
-                continue
             call_id = bridge_id.removeprefix(BRIDGE_PREFIX)
+            if not bridge_id.startswith(BRIDGE_PREFIX) or call_id in self.offers:
+                continue
             members = [c for c in bridge.get("channels", []) if c in alive]
             nurse_legs = [c for c in members if c.startswith(NURSE_CHANNEL_PREFIX)]
             caller_legs = [c for c in members if not c.startswith(NURSE_CHANNEL_PREFIX)]
-            nurse = on_call.pop(call_id, None)
-            if call_id in self.offers:
+            nurse = by_call.get(call_id)
+            on_call.pop(call_id, None)
+            if nurse_legs and caller_legs:
+                # Both still talk: adopt the call whatever the store says; never cut a conversation.
+                nurse_id = nurse.nurse_id if nurse is not None else ""
+                if nurse is None or nurse.state.value != "on_call":
+                    log.warning("call=%s is bridged but routing has nurse %s as %s; adopted anyway", call_id,
+                                nurse_id or "?", nurse.state.value if nurse else "unknown")
+                offer = LiveOffer(call_id, nurse_id, caller_legs[0], nurse_legs[0], "bridged", bridge_id, adopted=True)
+                self._track(offer)
+                adopted.add(offer.caller_channel)
+                log.info("call=%s adopted after resync: nurse=%s still talking with the caller", call_id, nurse_id)
                 continue
-            if nurse is None or not nurse_legs or not caller_legs:
-                log.info("call=%s bridge %s is left over (members %s); ending it", call_id, bridge_id, members)
-                for channel_id in members:
-                    await self._hangup(channel_id)
-                with suppress(AriError):
-                    await self.ari.request("DELETE", f"/bridges/{bridge_id}")
-                if nurse is not None:
-                    on_call[call_id] = nurse  # her call is over: wrap-up below
-                continue
-            offer = LiveOffer(call_id, nurse.nurse_id, caller_legs[0], nurse_legs[0], "bridged", bridge_id)
-            self.offers[call_id] = offer
-            self.by_nurse_channel[offer.nurse_channel] = offer
-            self.by_caller_channel[offer.caller_channel] = offer
-            adopted.add(offer.caller_channel)
-            log.info("call=%s adopted after resync: nurse=%s still talking with the caller", call_id, nurse.nurse_id)
+            log.info("call=%s bridge %s is left over (members %s); ending it", call_id, bridge_id, members)
+            for channel_id in members:
+                await self._hangup(channel_id)
+            with suppress(AriError):
+                await self.ari.request("DELETE", f"/bridges/{bridge_id}")
+            if nurse is not None and nurse.state.value == "on_call":
+                on_call[call_id] = nurse  # her call is over: wrap-up below
         for call_id, nurse in on_call.items():
-            if call_id in self.offers:
-                continue
             log.info("nurse=%s was on call=%s, which ended while this instance was away", nurse.nurse_id, call_id)
             try:
                 await self.on_hangup(nurse.nurse_id)
             except Exception:
                 log.exception("nurse=%s: could not end her presence on the lost call", nurse.nurse_id)
-        mine = {call_id for call_id in self.offers}
         stale = [c.call_id for c in snapshot.calls if self.router.request_for(c.call_id) is None]
         stale += [o.call_id for o in await self.engine.store.offers()
-                  if o.call_id not in mine and self.router.request_for(o.call_id) is None]
+                  if o.call_id not in self.offers and self.router.request_for(o.call_id) is None]
         for call_id in dict.fromkeys(stale):
             log.info("call=%s is in the routing store but no caller waits for it here; removed", call_id)
             await self.engine.caller_left(call_id, now)
@@ -280,22 +314,20 @@ class OfferDriver:
     # -- the caller leaving (from the router) -----------------------------------------------------
 
     async def caller_left(self, request: RouteRequest) -> None:
+        if self.standing_down:
+            return  # the next leader's resync settles the shared store
         call_id = request.call_id
-        offer = self.offers.pop(call_id, None)
-        now = self.clock()
+        offer = self.offers.get(call_id)
         if offer is None or offer.state == "ringing":
             if offer is not None:
-                offer.state = "ended"
-                self.by_nurse_channel.pop(offer.nurse_channel, None)
-                await self._record(offer, "offer.cancelled", {"why": "caller left"})
+                self._forget(offer)
                 await self._hangup(offer.nurse_channel)
-            await self.engine.caller_left(call_id, now)
-            return
-        if offer.state == "bridged":
-            offer.state = "ended"
-            self.by_nurse_channel.pop(offer.nurse_channel, None)
-            await self._hangup(offer.nurse_channel)
-            await self._after_call(offer, "caller")
+                await self._record(offer, "offer.cancelled", {"why": "caller left"})
+            await self.engine.caller_left(call_id, self.clock())
+        elif offer.state == "answering":
+            self._forget(offer)  # _answered sees it and ends the nurse's leg once routing has the answer
+        elif offer.state == "bridged":
+            await self._end_call(offer, "caller")
 
     async def _hangup(self, channel_id: str) -> None:
         try:
@@ -313,4 +345,3 @@ class OfferDriver:
         except AriError:
             pass
         offer.bridge_id = None
-

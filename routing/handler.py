@@ -20,11 +20,13 @@ log = logging.getLogger("vardlinje.routing.handler")
 
 class RoutedCallHandler:
     def __init__(self, ivr: IvrHandler, driver: OfferDriver, *,
-                 on_connect: Sequence[Callable[[], Awaitable[object]]] = ()) -> None:
+                 on_connect: Sequence[Callable[[], Awaitable[object]]] = (),
+                 after_connect: Sequence[Callable[[], Awaitable[object]]] = ()) -> None:
         self.ivr = ivr
         self.driver = driver
         ivr.foreign_events = driver.on_ari_event  # nurse legs and adopted callers
-        self.on_connect = list(on_connect)  # run first at every (re)connect: nurse endpoints, registry
+        self.on_connect = list(on_connect)  # at every (re)connect, before the calls are resynced
+        self.after_connect = list(after_connect)  # … and after
 
     async def on_event(self, event: Event) -> None:
         await self.ivr.on_event(event)
@@ -35,11 +37,16 @@ class RoutedCallHandler:
         await self.ivr.stand_down()
 
     async def resync(self, channels: list[Channel]) -> None:
-        for hook in self.on_connect:
+        await self._run(self.on_connect)
+        adopted = await self.driver.resync(channels)
+        await self.ivr.resync(channels, skip=adopted)
+        await self._run(self.after_connect)
+
+    @staticmethod
+    async def _run(hooks: Sequence[Callable[[], Awaitable[object]]]) -> None:
+        for hook in hooks:
             try:
                 await hook()
             except Exception:
-                # Calls must still be taken care of; the nurses are pushed again at the next connect.
+                # Calls must still be taken care of; every step runs again at the next connect.
                 log.exception("a connect step failed (%s)", getattr(hook, "__name__", hook))
-        adopted = await self.driver.resync(channels)
-        await self.ivr.resync(channels, skip=adopted)

@@ -81,10 +81,15 @@ class LiveRouting:
 
     # -- the registry ------------------------------------------------------------------------------
 
-    async def load_nurses(self) -> int:
-        count = await presence.load_registry(self.db, self.store, self.clock())
-        self._home = {n.nurse_id: n.home_region for n in (await self.store.snapshot()).nurses}
-        log.info("routing: %d active nurse(s) loaded from the registry", count)
+    async def load_nurses(self, only: str | None = None) -> int:
+        """The registry into the store (every nurse, or just `only` after a change announced by the CLI)."""
+        if only is None:
+            ready = await self.store.reindex()
+            log.info("routing: ready index rebuilt (%d ready)", ready)
+        count = await presence.load_registry(self.db, self.store, self.clock(), only=only)
+        for nurse in (await self.store.snapshot()).nurses:
+            self._home[nurse.nurse_id] = nurse.home_region
+        log.info("routing: %d active nurse(s) loaded from the registry%s", count, f" ({only})" if only else "")
         return count
 
     async def change_presence(self, nurse_id: str, event: Event, *, reason: PauseReason | None = None,
@@ -114,6 +119,8 @@ class LiveRouting:
         """The call's place and estimated wait, from the shared store (so every instance says the same)."""
         view = await self._wait_view()
         call = await self.store.get_call(call_id)
+        if call is not None and call_id not in view.waiting and await self.store.get_offer(call_id) is None:
+            view = await self._wait_view(fresh=True)  # queued after the view was taken
         if call is None or call_id not in view.waiting:
             # Offered (her phone rings) or already answered: next in line, no time to announce.
             return QueueStatus(position=1, estimated_wait_seconds=None, state="offered" if call else "queued")
@@ -121,9 +128,9 @@ class LiveRouting:
         return QueueStatus(position=view.position(call),
                            estimated_wait_seconds=None if estimate is None else max(0, round(estimate)))
 
-    async def _wait_view(self) -> WaitView:
+    async def _wait_view(self, *, fresh: bool = False) -> WaitView:
         loop = asyncio.get_running_loop()
-        if self._view is None or loop.time() - self._view[0] > self.view_seconds:
+        if fresh or self._view is None or loop.time() - self._view[0] > self.view_seconds:
             self._view = (loop.time(), WaitView(await self.store.snapshot(), self.clock(), self.engine.rules,
                                                 self.stats))
         return self._view[1]

@@ -3,12 +3,21 @@ method, so every method — `reserve` included — is atomic with respect to oth
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from agents.presence import Event, InvalidTransition, PauseReason, State, transition
 
 from .model import NurseState, Offer, Snapshot, WaitingCall
-from .store import CallOutcome, UnknownNurse, check_nurse_only, presence_of, released_history, with_presence
+from .store import (
+    CallOutcome,
+    UnknownNurse,
+    check_nurse_only,
+    presence_of,
+    released_history,
+    same_presence,
+    with_presence,
+)
 
 
 class MemoryStore:
@@ -43,8 +52,30 @@ class MemoryStore:
         return CallOutcome(call, offer)
 
     async def upsert_nurse(self, nurse: NurseState) -> None:
+        self._put(nurse)
+
+    def _put(self, nurse: NurseState) -> None:
         self._nurses[nurse.nurse_id] = nurse
         self._track(nurse)
+
+    async def restore(self, nurse: NurseState, expected: NurseState | None) -> bool:
+        current = self._nurses.get(nurse.nurse_id)
+        if (current is None) != (expected is None) or (
+                current is not None and expected is not None and not same_presence(current, expected)):
+            return False
+        self._put(nurse)
+        return True
+
+    async def reindex(self) -> int:
+        self._ready = {k: n for k, n in self._nurses.items() if n.state is State.READY}
+        return len(self._ready)
+
+    async def update_profile(self, nurse: NurseState) -> bool:
+        current = self._nurses.get(nurse.nurse_id)
+        if current is None:
+            return False
+        self._put(replace(current, home_region=nurse.home_region, skills=nurse.skills, regions=nurse.regions))
+        return True
 
     async def remove_nurse(self, nurse_id: str) -> None:
         self._nurses.pop(nurse_id, None)

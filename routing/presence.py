@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from agents.models import Nurse, PresenceChange
 from agents.presence import Event, InvalidTransition, PauseReason, State
 from agents.service import apply_presence, utc
+from identity.service import aware
 from vardlinje.db import Database
 
 from .model import NurseState
@@ -56,6 +57,8 @@ def record(s: Session, endpoint: str, event: Event, at: datetime, after: NurseSt
         apply_presence(s, nurse.id, event, at, reason=reason, call_id=call_id, by=by)
         return
     except InvalidTransition as exc:
+        if utc(after.since) < aware(nurse.presence_since):
+            return  # the registry already holds a newer change (recorded by another writer)
         log.warning("nurse=%s registry presence %s disagreed with routing (%s); synced to %s",
                     endpoint, nurse.presence_state, exc, after.state.value)
     before = nurse.presence_state
@@ -96,20 +99,28 @@ async def change(db: Database, store: RoutingStore, endpoint: str, event: Event,
     return after
 
 
-async def load_registry(db: Database, store: RoutingStore, at: datetime) -> int:
-    """Make the store's nurses match the registry: every active nurse is in it with her current
-    profile; inactive or unknown nurses leave (unless a call is on them). The store's presence is
-    kept when it is newer than the registry's (it is the live one); the registry's is taken when it
-    is newer (changed while the app was down) or the store lacks her. An offer the store does not
-    hold cannot be live any more: such a nurse comes back ready. Returns the number of nurses loaded."""
-    rows: Sequence[Nurse] = await db.run(lambda s: list(s.exec(select(Nurse).order_by(col(Nurse.id)))))
+async def load_registry(db: Database, store: RoutingStore, at: datetime, *, only: str | None = None) -> int:
+    """Make the store's nurses match the registry (or just nurse `only`): every active nurse is in it
+    with her current profile; inactive or unknown nurses leave (unless a call is on them). The store's
+    presence is kept when it is newer than the registry's (it is the live one); the registry's is taken
+    when it is newer (changed while the app was down) or the store lacks her — compare-and-set, so an
+    offer made meanwhile is never overwritten. An offer the store does not hold cannot be live: such a
+    nurse comes back ready. Returns the number of nurses loaded."""
+    query = select(Nurse).order_by(col(Nurse.id))
+    if only is not None:
+        query = query.where(Nurse.endpoint == only)
+    rows: Sequence[Nurse] = await db.run(lambda s: list(s.exec(query)))
     wanted = {n.endpoint: n for n in rows if n.active}
-    snapshot = await store.snapshot()
+    if only is None:
+        current_nurses = (await store.snapshot()).nurses
+    else:
+        one = await store.get_nurse(only)
+        current_nurses = (one,) if one is not None else ()
     offered = {offer.call_id for offer in await store.offers()}
-    for current in snapshot.nurses:
+    for current in current_nurses:
         if current.nurse_id not in wanted and current.state not in (State.OFFERED, State.ON_CALL):
             await store.remove_nurse(current.nurse_id)
-    by_id = {n.nurse_id: n for n in snapshot.nurses}
+    by_id = {n.nurse_id: n for n in current_nurses}
     for endpoint, nurse in wanted.items():
         registry = nurse_state(nurse)
         found = by_id.get(endpoint)
@@ -117,8 +128,9 @@ async def load_registry(db: Database, store: RoutingStore, at: datetime) -> int:
             if registry.state is State.OFFERED and registry.call_id not in offered:
                 registry = NurseState(registry.nurse_id, registry.home_region, registry.skills, State.READY,
                                       utc(at), registry.regions)
-            await store.upsert_nurse(registry)
+            if not await store.restore(registry, found):
+                log.info("nurse=%s changed while being loaded; her live presence stays", endpoint)
+                await store.update_profile(registry)
         else:  # the live presence stays; the profile (skills, regions) comes from the registry
-            await store.upsert_nurse(NurseState(endpoint, registry.home_region, registry.skills, found.state,
-                                                found.since, registry.regions, found.call_id, found.reason))
+            await store.update_profile(registry)
     return len(wanted)

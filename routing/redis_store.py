@@ -29,7 +29,15 @@ from redis.exceptions import WatchError
 from agents.presence import Event, InvalidTransition, PauseReason, State, transition
 
 from .model import NurseState, Offer, Snapshot, Step, WaitingCall
-from .store import CallOutcome, UnknownNurse, check_nurse_only, presence_of, released_history, with_presence
+from .store import (
+    CallOutcome,
+    UnknownNurse,
+    check_nurse_only,
+    presence_of,
+    released_history,
+    same_presence,
+    with_presence,
+)
 
 T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -224,6 +232,47 @@ class RedisStore:
             pipe.hset(self.nurse_key(nurse.nurse_id), items=_flat(nurse_fields(nurse)))
             self._index(pipe, nurse)
             await pipe.execute()
+
+    async def restore(self, nurse: NurseState, expected: NurseState | None) -> bool:
+        key = self.nurse_key(nurse.nurse_id)
+
+        async def body(pipe: Pipeline) -> bool:
+            raw = await pipe.hgetall(key)
+            current = nurse_from(nurse.nurse_id, raw) if raw else None
+            if (current is None) != (expected is None) or (
+                    current is not None and expected is not None and not same_presence(current, expected)):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.sadd(self.nurses_key, nurse.nurse_id)
+            pipe.hset(key, items=_flat(nurse_fields(nurse)))
+            self._index(pipe, nurse)
+            return True
+
+        return await self._atomic([key], body)
+
+    async def update_profile(self, nurse: NurseState) -> bool:
+        key = self.nurse_key(nurse.nurse_id)
+
+        async def body(pipe: Pipeline) -> bool:
+            if not await pipe.exists(key):
+                return False
+            pipe.multi()  # type: ignore[no-untyped-call]
+            pipe.hset(key, "profile", nurse_fields(nurse)["profile"])
+            return True
+
+        return await self._atomic([key], body)
+
+    async def reindex(self) -> int:
+        """Rebuild the ready index from the nurse hashes (at start: a store written before the index
+        existed, or repaired by hand). Returns the number of ready nurses."""
+        snapshot = await self.snapshot()
+        ready = [n.nurse_id for n in snapshot.nurses if n.state is State.READY]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self.ready_key)
+            if ready:
+                pipe.sadd(self.ready_key, *ready)
+            await pipe.execute()
+        return len(ready)
 
     async def remove_nurse(self, nurse_id: str) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:

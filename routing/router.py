@@ -54,7 +54,11 @@ class EngineRouter:
 
     async def _status(self, call_id: str) -> QueueStatus:
         if self.status_for is not None:
-            return await self.status_for(call_id)
+            try:
+                return await self.status_for(call_id)
+            except Exception:
+                # An estimate is a courtesy: its failure must not take the caller out of the queue.
+                log.exception("call=%s queue status failed; announcing the place only", call_id)
         ids = list(self.queued)
         position = ids.index(call_id) + 1 if call_id in ids else len(ids) + 1
         return QueueStatus(position=max(1, position), estimated_wait_seconds=None)

@@ -55,6 +55,20 @@ class RoutingStore(Protocol):
 
     async def remove_nurse(self, nurse_id: str) -> None: ...
 
+    async def restore(self, nurse: NurseState, expected: NurseState | None) -> bool:
+        """Write `nurse` (profile and presence) only if her presence in the store is still `expected`'s
+        (state, since, call) — or she is absent, for `expected` None. The registry's presence replaces
+        the store's without overwriting a change (an offer) made since it was read."""
+        ...
+
+    async def reindex(self) -> int:
+        """Rebuild the ready index from the nurses (at start); the number of ready nurses."""
+        ...
+
+    async def update_profile(self, nurse: NurseState) -> bool:
+        """Write only her profile (home region, regions, skills); her presence stays. False if absent."""
+        ...
+
     async def get_nurse(self, nurse_id: str) -> NurseState | None: ...
 
     async def transition(
@@ -115,3 +129,7 @@ def released_history(call: WaitingCall, offer: Offer, missed: bool) -> WaitingCa
 def check_nurse_only(event: Event) -> None:
     if event not in NURSE_ONLY_EVENTS:
         raise ValueError(f"{event.value} belongs to an offer: use reserve, answered, release or remove_call")
+
+
+def same_presence(a: NurseState, b: NurseState) -> bool:
+    return (a.state, a.since, a.call_id) == (b.state, b.since, b.call_id)

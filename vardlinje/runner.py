@@ -241,10 +241,12 @@ def _call_handling(ari: AriClient, db: Database, redis: Redis, prompts: PromptSt
     async def nurses_to_asterisk() -> None:
         # Endpoints live in Asterisk's astdb; the registry is the truth, so push at every connect.
         result = await provision.sync_registry(ari, db)
-        log.info("nurse endpoints pushed: %d, removed: %d", len(result.pushed), len(result.removed))
-        await routing.load_nurses()
+        log.info("nurse endpoints pushed: %d, removed: %d, failed: %d", len(result.pushed), len(result.removed),
+                 len(result.failed))
 
-    handler = RoutedCallHandler(ivr, driver, on_connect=[nurses_to_asterisk])
+    # The registry into routing before the calls are resynced (offers need the nurses); the endpoint
+    # pushes after, so callers are taken care of first after a failover.
+    handler = RoutedCallHandler(ivr, driver, on_connect=[routing.load_nurses], after_connect=[nurses_to_asterisk])
     return handler, routing, config_changed
 
 
@@ -258,7 +260,7 @@ async def nurse_changed(ari: AriClient, db: Database, routing: LiveRouting, endp
         await provision.push(ari, nurse, provision.transport_of(nurse))
     else:
         await provision.remove(ari, nurse.endpoint)
-    await routing.load_nurses()
+    await routing.load_nurses(only=endpoint)
 
 
 def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str, int]) -> None:

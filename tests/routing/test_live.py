@@ -195,3 +195,16 @@ async def test_queue_status_gives_place_and_estimate_from_the_store(database: Da
     assert second.estimated_wait_seconds is not None and third.estimated_wait_seconds is not None
     assert urgent.estimated_wait_seconds is not None
     assert urgent.estimated_wait_seconds < second.estimated_wait_seconds < third.estimated_wait_seconds
+
+
+async def test_a_new_caller_hears_her_real_place_not_the_cached_one(database: Database) -> None:
+    """The view of the store is shared for 2 s, but a call queued after it was taken is not "next in
+    line": its status is computed on a fresh view."""
+    clock = Clock()
+    store = MemoryStore()
+    live = _routing(database, store, clock)
+    for i in range(4):
+        await live.engine.call_arrived(WaitingCall(f"c{i}", "01", {"triage": 1}, 5, clock() + timedelta(seconds=i)),
+                                       clock())
+        status = await live.queue_status(f"c{i}")
+        assert (status.position, status.state) == (i + 1, "queued")

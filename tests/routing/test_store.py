@@ -187,3 +187,27 @@ async def test_the_ready_index_follows_every_presence_change(store: RoutingStore
     await store.remove_nurse("n2")
     assert not await store.any_ready()
     assert {n.nurse_id for n in (await store.snapshot()).nurses} == {"n1"}
+
+
+async def test_restore_never_overwrites_a_change_made_since_it_was_read(store: RoutingStore) -> None:
+    """Loading the registry is compare-and-set: a presence read before an offer cannot overwrite the
+    offer; the profile alone can always be updated, and her presence stays."""
+    await store.upsert_nurse(nurse("n1", since=T0))
+    read = await store.get_nurse("n1")
+    assert read is not None
+    await store.add_call(call("c1", at=T0))
+    assert await store.reserve(Offer("c1", "n1", Step.OWN, T0 + timedelta(seconds=1), "12"))
+    older = nurse("n1", since=T0 + timedelta(seconds=2), state=State.PAUSED)
+    assert not await store.restore(older, read)
+    current = await store.get_nurse("n1")
+    assert current is not None and current.state is State.OFFERED and current.call_id == "c1"
+    assert await store.restore(older, current)
+    assert (await store.get_nurse("n1")).state is State.PAUSED  # type: ignore[union-attr]
+    assert not await store.restore(nurse("n2", since=T0), read)  # n2 is absent, not as read
+    assert await store.restore(nurse("n2", since=T0), None)
+    assert await store.update_profile(nurse("n2", since=T0 + timedelta(hours=1), skills={"triage": 4},
+                                            state=State.PAUSED))
+    n2 = await store.get_nurse("n2")
+    assert n2 is not None and n2.skills == {"triage": 4} and n2.state is State.READY and n2.since == T0
+    assert not await store.update_profile(nurse("n3"))
+    assert await store.reindex() == 1 and await store.any_ready()
