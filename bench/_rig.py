@@ -100,23 +100,11 @@ class AsteriskExtras:
 
 
 def with_extras(ast: PrivateAsterisk, extras: AsteriskExtras) -> PrivateAsterisk:
-    """`ast` (created, not started) rendering `extras` too. PrivateAsterisk.start() renders the
-    configuration itself (write_config), so the extras go in by wrapping that step for this one
-    instance; telephony/ is left as it is."""
+    """`ast` (created, not started) with `extras`: more modules loaded, more files written."""
     ast.config = replace(ast.config, modules=(*ast.config.modules,
                                               *(m for m in extras.modules if m not in ast.config.modules)))
-    rendered = ast.write_config
-
-    def write_config() -> None:
-        rendered()
-        etc = ast.run_dir / "etc"
-        for name, text in extras.files.items():
-            (etc / name).write_text(text)
-        for name, text in extras.append.items():
-            with open(etc / name, "a") as f:
-                f.write("\n" + text)
-
-    ast.write_config = write_config  # type: ignore[method-assign]
+    ast.extra_files.update(extras.files)
+    ast.extra_append.update(extras.append)
     return ast
 
 

@@ -22,7 +22,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import aiohttp
@@ -160,6 +160,11 @@ class PrivateAsterisk:
     root: Path
     config: AsteriskRunConfig
     process: subprocess.Popen[bytes] | None = None
+    #: Written after the rendered configuration at every start, for what is not the product's own
+    #: (a benchmark's app_queue peer): file name → text of a file of its own, and file name → text
+    #: appended to a rendered file (an extra dialplan context).
+    extra_files: dict[str, str] = field(default_factory=dict)
+    extra_append: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -223,8 +228,14 @@ class PrivateAsterisk:
         for sub in ("etc", "run", "log", "spool", "db", "keys", "sounds"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
         self.host(self.config.cache).mkdir(parents=True, exist_ok=True)
+        etc = self.run_dir / "etc"
         for name, text in render(self.config).items():
-            (self.run_dir / "etc" / name).write_text(text)
+            (etc / name).write_text(text)
+        for name, text in self.extra_files.items():
+            (etc / name).write_text(text)
+        for name, text in self.extra_append.items():
+            with open(etc / name, "a") as f:
+                f.write("\n" + text)
 
     def start(self, timeout: float = 30.0) -> None:
         self.write_config()
