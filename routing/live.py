@@ -47,6 +47,7 @@ class LiveRouting:
         self.region_routing = region_routing  # region id → its ring and wrap-up times
         self.clock = clock
         self.tick_seconds = tick_seconds
+        self.leader: asyncio.Event | None = None  # set while this instance leads (None: always routes)
         self._home: dict[str, str] = {}  # nurse id → home region, refreshed from the store
         # Estimated waits: recent handle/wrap-up/ring/wait times (observed by this instance, the
         # leader, which rings and hears every answer) and one view of the store shared by all the
@@ -97,6 +98,8 @@ class LiveRouting:
         """A nurse's own presence change (desktop, CLI, hang-up): store, registry, then route."""
         now = self.clock()
         await self._change(nurse_id, event, now, reason=reason, by=by)
+        if self.leader is not None and not self.leader.is_set():
+            return []  # a standby holds no caller: the leader's tick routes the change within a second
         return await self.engine.route(now)
 
     async def _change(self, nurse_id: str, event: Event, now: datetime, *, reason: PauseReason | None = None,

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from config.http import setup_config_admin
 from config.live import LiveConfig
+from desktop.http import setup_desktop
 from identity.http import setup_identity
 from routing.crisis import CrisisSwitch
 from routing.http import setup_crisis_admin
@@ -64,6 +65,7 @@ def create_app(
     setup_config_admin(app, live_config)
     # The crisis switch's API exists in every app; the running system follows it (vardlinje.runner).
     setup_crisis_admin(app, CrisisSwitch(db, redis))
+    setup_desktop(app)  # the nurse desktop's and the supervisors' APIs and WebSocket
     return app
 
 
@@ -73,6 +75,7 @@ def attach_telephony(app: web.Application, telephony: Telephony, routing: LiveRo
     app[appkeys.TELEPHONY] = telephony
     app.cleanup_ctx.append(_background("telephony", telephony.run))
     if routing is not None:
+        routing.leader = telephony.is_leader
         app[appkeys.ROUTING] = routing
         app.cleanup_ctx.append(_background("routing", lambda stop: routing.run(stop, telephony.is_leader)))
 
