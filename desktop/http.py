@@ -254,6 +254,18 @@ async def _change(request: web.Request, live: LiveRouting, endpoint: str, event:
     return web.json_response({"nurse": endpoint, "presence": nurse_presence_json(nurse)}, headers=NO_STORE)
 
 
+def _scoped(request: web.Request, read: str, write: str, *, writing: bool) -> Principal | web.Response:
+    """The logged-in principal, if an API token she uses carries the scope (a session has all)."""
+    principal = get_principal(request)
+    if principal is None:
+        return unauthenticated(request)
+    if not token_allows(principal, read, write, writing=writing):
+        scope = write if writing else read
+        return forbidden(request, "insufficient_scope", f"Kräver en API-token med behörigheten {scope} / "
+                                                        f"requires an API token with scope {scope}")
+    return principal
+
+
 # --- the nurse -------------------------------------------------------------------------------------------
 
 
@@ -262,13 +274,9 @@ def _own_nurse(s: Session, user_id: int) -> Nurse | None:
 
 
 async def _nurse_guard(request: web.Request, *, writing: bool) -> tuple[Principal, Nurse] | web.Response:
-    principal = get_principal(request)
-    if principal is None:
-        return unauthenticated(request)
-    if not token_allows(principal, DESKTOP_READ, DESKTOP_WRITE, writing=writing):
-        scope = DESKTOP_WRITE if writing else DESKTOP_READ
-        return forbidden(request, "insufficient_scope", f"Kräver en API-token med behörigheten {scope} / "
-                                                        f"requires an API token with scope {scope}")
+    principal = _scoped(request, DESKTOP_READ, DESKTOP_WRITE, writing=writing)
+    if isinstance(principal, web.Response):
+        return principal
     if not principal.has_role(Role.NURSE):
         return forbidden(request, "forbidden", "Sjuksköterskornas skrivbord kräver rollen nurse / "
                                                "the nurse desktop requires the nurse role")
@@ -405,13 +413,9 @@ async def desktop_ws(request: web.Request) -> web.StreamResponse:
 
 
 def _supervisor_principal(request: web.Request, *, writing: bool) -> Principal | web.Response:
-    principal = get_principal(request)
-    if principal is None:
-        return unauthenticated(request)
-    if not token_allows(principal, SUPERVISOR_READ, SUPERVISOR_WRITE, writing=writing):
-        scope = SUPERVISOR_WRITE if writing else SUPERVISOR_READ
-        return forbidden(request, "insufficient_scope", f"Kräver en API-token med behörigheten {scope} / "
-                                                        f"requires an API token with scope {scope}")
+    principal = _scoped(request, SUPERVISOR_READ, SUPERVISOR_WRITE, writing=writing)
+    if isinstance(principal, web.Response):
+        return principal
     if not may_supervise(principal):
         return forbidden(request, "forbidden", "Kräver rollen supervisor, region_admin eller national_admin / "
                                                "requires a supervisor or admin role")

@@ -30,7 +30,7 @@ PHONE_IP = "127.0.0.2"
 
 @dataclass
 class FakeNurse:
-    """What provisioning reads of a registry row, with a name no other test uses."""
+    """What provisioning reads of a registry row (agents.models.Nurse), for tests that push endpoints."""
 
     endpoint: str
     sip_secret: str

@@ -10,7 +10,6 @@ import contextlib
 import json
 import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -21,17 +20,11 @@ from telephony.ari.client import AriClient
 from telephony.ari.errors import AriNotFound
 from telephony.asterisk.private import PrivateAsterisk
 
+from ..agents.test_provision import FakeNurse
+
 pytestmark = pytest.mark.asterisk
 
 
-@dataclass
-class FakeNurse:
-    """What provisioning reads of a registry row."""
-
-    endpoint: str
-    sip_secret: str
-    active: bool = True
-    phone: str = "ws"
 
 
 async def _webrtc_nurse(ari: AriClient) -> FakeNurse:

@@ -44,6 +44,7 @@ from telephony.sipp import PHONE_ANSWERS, PHONE_NEVER_ANSWERS, PHONE_REGISTER, p
 from vardlinje.db import Database
 from vardlinje.migrate import upgrade
 
+from ..agents.test_provision import FakeNurse
 from ..ivr.test_flow import Env
 
 pytestmark = pytest.mark.asterisk
@@ -84,12 +85,6 @@ class Directory:
         return Prompt(text={"sv": "Knappa in länskoden"}), None, 4.0, 0
 
 
-@dataclass
-class FakeNurse:
-    endpoint: str
-    sip_secret: str
-    active: bool = True
-    phone: str = "ws"
 
 
 def _free_port(ip: str) -> int:

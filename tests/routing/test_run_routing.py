@@ -14,8 +14,9 @@ import pytest
 
 from telephony.sipp import PHONE_ANSWERS
 
+from ..agents.test_provision import FakeNurse
 from ..test_run_command import VARDLINJE, Running, env, started  # noqa: F401  (fixtures)
-from .test_asterisk_offer import FakeNurse, NursePhone
+from .test_asterisk_offer import NursePhone
 
 pytestmark = pytest.mark.asterisk
 
