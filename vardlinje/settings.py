@@ -86,6 +86,37 @@ class LeaderSettings(_Section):
     renew_every_seconds: float = Field(3.0, gt=0)
 
 
+class IceServer(_Section):
+    urls: list[str] = Field(min_length=1, description="stun:HOST:3478, turn:HOST:3478?transport=udp, turns:HOST:5349")
+    username: str = Field("", description="a fixed TURN user name (with credential); leave empty with secret")
+    credential: SecretStr = Field(SecretStr(""), description="the fixed TURN password")
+    secret: SecretStr = Field(SecretStr(""), description="coturn's static-auth-secret: each nurse gets short-lived "
+                              "credentials minted from it (TURN REST scheme) instead of a fixed password")
+
+    @field_validator("urls")
+    @classmethod
+    def _schemes(cls, urls: list[str]) -> list[str]:
+        for url in urls:
+            if not url.startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} must start with stun:, stuns:, turn: or turns:")
+        return urls
+
+
+class SoftphoneSettings(_Section):
+    sip_ws_url: str = Field("", description="the SIP WebSocket URL of Asterisk as nurses' browsers reach it "
+                            "(wss://… in production); empty: the private Asterisk's own transport")
+    sip_domain: str = Field("", description="the domain of the nurses' SIP URIs (default: the URL's host)")
+    ice_servers: list[IceServer] = Field(default_factory=list, description="STUN/TURN servers for the browsers")
+    turn_ttl_seconds: int = Field(12 * 3600, ge=60, description="how long minted TURN credentials hold")
+
+    @field_validator("sip_ws_url")
+    @classmethod
+    def _ws(cls, value: str) -> str:
+        if value and not value.startswith(("ws://", "wss://")):
+            raise ValueError(f"{value!r} must be a ws:// or wss:// URL")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VARDLINJE_", env_nested_delimiter="__", extra="forbid")
 
@@ -102,6 +133,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
+    softphone: SoftphoneSettings = Field(default_factory=SoftphoneSettings)
 
     @field_validator("database_url")
     @classmethod
