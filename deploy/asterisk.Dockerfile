@@ -4,7 +4,7 @@
 FROM debian:testing
 
 RUN apt-get update \
- && apt-get install -y --no-install-recommends asterisk asterisk-modules asterisk-config ca-certificates \
+ && apt-get install -y --no-install-recommends asterisk asterisk-modules asterisk-config asterisk-moh-opsound-wav ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && rm -rf /etc/asterisk/* \
  && mkdir -p /var/lib/vardlinje/prompts /var/run/asterisk

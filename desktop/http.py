@@ -29,6 +29,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -40,6 +41,7 @@ from sqlmodel import Session, col, select
 from agents import service as agents
 from agents.models import Nurse
 from agents.presence import Event, InvalidTransition, PauseReason, State
+from config.http import CONFIG_ADMIN
 from identity import service as identity
 from identity.http import (
     IDENTITY,
@@ -51,24 +53,32 @@ from identity.http import (
     unauthenticated,
 )
 from identity.models import Region, Role, User
+from ivr.model import Menu
 from routing import presence as routing_presence
 from routing.live import LiveRouting
 from routing.model import NATIONAL, NurseState
 from routing.store import UnknownNurse
 from vardlinje.appkeys import DB, REDIS, ROUTING, SETTINGS, TELEPHONY
-from vardlinje.db import utcnow
+from vardlinje.db import Database, utcnow
 
+from . import pages
+from .calls import setup_call_control
+from .context import read_call
 from .live import (
     HEARTBEAT_KEY,
+    CallContext,
     DesktopHub,
     Liveness,
     apply_presence,
+    live_presence_json,
     nurse_presence_json,
+    offer_json,
     presence_json,
     queue_overview,
     region_calls,
 )
 from .models import EVENT_SV, REASON_SV, STATE_SV, PresenceRequest, SupervisorPresenceRequest
+from .softphone import ice_servers, sip_domain, sip_ws_url
 
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
@@ -79,6 +89,9 @@ SUPERVISOR_READ = "supervisor:read"
 SUPERVISOR_WRITE = "supervisor:write"
 
 ME_PATH = "/api/v1/desktop/me"
+SOFTPHONE_PATH = "/api/v1/desktop/softphone"
+CALL_PATH = "/api/v1/desktop/call"
+STATIC = Path(__file__).resolve().parent / "static"
 PRESENCE_PATH = "/api/v1/desktop/presence"
 TODAY_PATH = "/api/v1/desktop/presence/today"
 QUEUES_PATH = "/api/v1/desktop/queues"
@@ -251,7 +264,7 @@ async def _change(request: web.Request, live: LiveRouting, endpoint: str, event:
     nurse = await live.store.get_nurse(endpoint)
     if nurse is None:
         return json_error(409, "inactive", "Sjuksköterskan finns inte i dirigeringen / the nurse is not in routing")
-    return web.json_response({"nurse": endpoint, "presence": nurse_presence_json(nurse)}, headers=NO_STORE)
+    return web.json_response({"nurse": endpoint, "presence": live_presence_json(live, nurse)}, headers=NO_STORE)
 
 
 def _scoped(request: web.Request, read: str, write: str, *, writing: bool) -> Principal | web.Response:
@@ -297,7 +310,7 @@ async def _live_presence(live: LiveRouting | None, nurse: Nurse) -> dict[str, An
     if live is not None:
         try:
             current = await routing_presence.ensure_loaded(live.db, live.store, nurse.endpoint)
-            return nurse_presence_json(current)
+            return live_presence_json(live, current)
         except (RedisError, OSError, LookupError):
             pass
     p = nurse.presence()
@@ -315,6 +328,65 @@ async def desktop_me(request: web.Request) -> web.StreamResponse:
         "presence": await _live_presence(_routing(request), nurse),
         "reasons": {r.value: REASON_SV[r] for r in PauseReason if r is not PauseReason.MISSED_OFFER},
     }, headers=NO_STORE)
+
+
+async def desktop_softphone(request: web.Request) -> web.StreamResponse:
+    """Her softphone's registration: endpoint, SIP secret, WebSocket URL and STUN/TURN servers. Only to her
+    own browser session (never to an API token: the secret lets whoever holds it take her calls)."""
+    guarded = await _nurse_guard(request, writing=False)
+    if isinstance(guarded, web.Response):
+        return guarded
+    principal, nurse = guarded
+    if principal.via != "session":
+        return forbidden(request, "not_a_session", "Telefonens inloggning lämnas bara till din egen webbläsare / "
+                                                   "the softphone secret is given to a browser session only")
+    settings = request.config_dict[SETTINGS]
+    if nurse.phone != "ws":
+        return web.json_response({"kind": nurse.phone, "endpoint": nurse.endpoint,
+                                  "detail": "Samtalen ringer i din SIP-telefon, inte i webbläsaren / calls ring "
+                                            "on your SIP phone"}, headers=NO_STORE)
+    servers = ice_servers(settings.softphone.ice_servers, nurse.endpoint, utcnow(), settings.softphone.turn_ttl_seconds)
+    return web.json_response({"kind": "ws", "server": sip_ws_url(settings), "domain": sip_domain(settings),
+                              "user": nurse.endpoint, "password": nurse.sip_secret, "iceServers": servers},
+                             headers=NO_STORE)
+
+
+async def desktop_call(request: web.Request) -> web.StreamResponse:
+    """The call offered to her or in progress, with what the caller chose; `{"call": null}` when none."""
+    guarded = await _nurse_guard(request, writing=False)
+    if isinstance(guarded, web.Response):
+        return guarded
+    _principal, nurse = guarded
+    live = _routing(request)
+    if live is None:
+        return _no_routing()
+    try:
+        current = await live.store.get_nurse(nurse.endpoint)
+        if current is None or current.call_id is None or current.state not in (State.OFFERED, State.ON_CALL):
+            return web.json_response({"call": None}, headers=NO_STORE)
+        call = await offer_json(live, current.call_id, _context(request.app))
+    except (RedisError, OSError) as exc:
+        return _unavailable(exc)
+    return web.json_response({"call": {**call, "state": current.state.value}}, headers=NO_STORE)
+
+
+def _context(app: web.Application) -> CallContext:
+    """The call record's side of a call view (caller number, menu choices in words)."""
+    db = app[DB]
+
+    def menu_for(region: str) -> Menu | None:
+        admin = app.get(CONFIG_ADMIN)
+        if admin is None or admin.live is None:
+            return None
+        try:
+            return admin.live.directory.menu(region)
+        except (RuntimeError, KeyError, LookupError):
+            return None
+
+    async def context(call_id: str) -> dict[str, Any]:
+        return await db.run(lambda s: read_call(s, call_id, menu_for))
+
+    return context
 
 
 async def desktop_presence(request: web.Request) -> web.StreamResponse:
@@ -432,6 +504,43 @@ def _region_nurses(s: Session, region: str, served_by: tuple[str, ...]) -> list[
     return [(n, users.get(n.user_id)) for n in rows]
 
 
+@dataclass(frozen=True)
+class RegionView:
+    """A region as any supervisor sees it, so the supervisors' WebSockets share one computation per region;
+    `for_principal` adds what differs per viewer (`may_change`)."""
+
+    body: dict[str, Any]
+    owners: tuple[tuple[str, int | None], ...]  # per nurse of body["nurses"]: home region, care provider
+
+    def for_principal(self, principal: Principal) -> dict[str, Any]:
+        nurses = [{**nurse, "may_change": may_change_nurse(principal, home, provider)}
+                  for nurse, (home, provider) in zip(self.body["nurses"], self.owners, strict=True)]
+        return {**self.body, "nurses": nurses}
+
+
+async def region_view(live: LiveRouting, db: Database, region: str) -> RegionView:
+    """The JSON of `GET /api/v1/supervisor/regions/{region}` (without `may_change`); raises RedisError/OSError."""
+    served_by = tuple(live.engine.rules.national.served_by)
+    rows = await db.run(lambda s: _region_nurses(s, region, served_by))
+    calls = await region_calls(live, region)
+    nurses = []
+    for nurse, user in rows:
+        current = await live.store.get_nurse(nurse.endpoint)
+        if current is not None:
+            shown = nurse_presence_json(current)
+        else:
+            p = nurse.presence()
+            shown = presence_json(p.state, p.since, p.reason, p.call_id)
+        nurses.append({
+            **_profile_json(nurse),
+            "username": user.username if user else None,
+            "display_name": user.display_name if user else None,
+            "presence": shown,
+        })
+    owners = tuple((nurse.home_region, user.care_provider_id if user else None) for nurse, user in rows)
+    return RegionView({"region": region, **calls, "nurses": nurses}, owners)
+
+
 async def supervisor_region(request: web.Request) -> web.StreamResponse:
     guarded = _supervisor_principal(request, writing=False)
     if isinstance(guarded, web.Response):
@@ -447,28 +556,11 @@ async def supervisor_region(request: web.Request) -> web.StreamResponse:
     live = _routing(request)
     if live is None:
         return _no_routing()
-    served_by = tuple(live.engine.rules.national.served_by)
-    rows = await _db(request, lambda s: _region_nurses(s, region, served_by))
     try:
-        calls = await region_calls(live, region)
-        nurses = []
-        for nurse, user in rows:
-            current = await live.store.get_nurse(nurse.endpoint)
-            if current is not None:
-                shown = nurse_presence_json(current)
-            else:
-                p = nurse.presence()
-                shown = presence_json(p.state, p.since, p.reason, p.call_id)
-            nurses.append({
-                **_profile_json(nurse),
-                "username": user.username if user else None,
-                "display_name": user.display_name if user else None,
-                "presence": shown,
-                "may_change": may_change_nurse(principal, nurse.home_region, user.care_provider_id if user else None),
-            })
+        view = await region_view(live, request.config_dict[DB], region)
     except (RedisError, OSError) as exc:
         return _unavailable(exc)
-    return web.json_response({"region": region, **calls, "nurses": nurses}, headers=NO_STORE)
+    return web.json_response(view.for_principal(principal), headers=NO_STORE)
 
 
 async def supervisor_nurse_presence(request: web.Request) -> web.StreamResponse:
@@ -520,7 +612,7 @@ async def _desktop_ctx(app: web.Application) -> AsyncIterator[None]:
     state.liveness = Liveness(live, app[REDIS], key=config.heartbeat_key, grace_seconds=config.grace_seconds,
                               sweep_seconds=config.sweep_seconds, is_leader=lambda: _leads(app))
     state.hub = DesktopHub(live, state.liveness, poll_seconds=config.poll_seconds, queue_seconds=config.queue_seconds,
-                           session_check_seconds=config.session_check_seconds)
+                           session_check_seconds=config.session_check_seconds, context=_context(app))
     state.hub.attach()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(state.hub.run(stop), name="desktop-queues"),
@@ -557,10 +649,20 @@ def setup_desktop(app: web.Application, *, grace_seconds: float = 30.0, sweep_se
                                               heartbeat_key=heartbeat_key, clock=clock, is_leader=is_leader))
     app.cleanup_ctx.append(_desktop_ctx)
     app.on_shutdown.append(_close_sockets)
+    app.router.add_get("/", pages.home)
+    app.router.add_get(pages.DESKTOP_PAGE, pages.desktop_page)
+    app.router.add_static("/static", STATIC, name="static")
     app.router.add_get(ME_PATH, desktop_me)
+    app.router.add_get(SOFTPHONE_PATH, desktop_softphone)
+    app.router.add_get(CALL_PATH, desktop_call)
     app.router.add_post(PRESENCE_PATH, desktop_presence)
     app.router.add_get(TODAY_PATH, desktop_today)
     app.router.add_get(QUEUES_PATH, desktop_queues)
     app.router.add_get(WS_PATH, desktop_ws)
     app.router.add_get(REGION_PATH, supervisor_region)
     app.router.add_post(NURSE_PRESENCE_PATH, supervisor_nurse_presence)
+    # Imported here, not at the top: supervisor.py builds on this module.
+    from .supervisor import setup_supervisor
+
+    setup_supervisor(app)
+    setup_call_control(app)

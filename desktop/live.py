@@ -28,7 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -43,6 +43,7 @@ from routing.model import STEP_RANK, NurseState, RoutingEvent, RoutingRules, Sna
 from routing.policy import call_order, eligible_regions, queue_lengths
 from routing.store import UnknownNurse
 
+from .context import region_name
 from .models import NURSE_EVENTS, REASON_SV, STATE_SV
 
 log = logging.getLogger("vardlinje.desktop")
@@ -60,7 +61,11 @@ CLOSE_TIMEOUT = 2.0  # seconds a closing socket waits for the browser's close fr
 # --- JSON of what the desktop shows ----------------------------------------------------------------------
 
 
-def presence_json(state: State, since: datetime, reason: PauseReason | None, call_id: str | None) -> dict[str, Any]:
+def presence_json(state: State, since: datetime, reason: PauseReason | None, call_id: str | None,
+                  wrap_up_seconds: int | None = None) -> dict[str, Any]:
+    """Her presence as the desktop shows it; in wrap-up with the time routing makes her ready again."""
+    ends = (utc(since) + timedelta(seconds=wrap_up_seconds)).isoformat() \
+        if state is State.WRAP_UP and wrap_up_seconds is not None else None
     return {
         "state": state.value,
         "state_sv": STATE_SV[state],
@@ -69,11 +74,17 @@ def presence_json(state: State, since: datetime, reason: PauseReason | None, cal
         "reason_sv": REASON_SV[reason] if reason else None,
         "call_id": call_id,
         "allowed": [e.value for e in allowed(state) if e in NURSE_EVENTS],
+        "wrap_up_ends_at": ends,
     }
 
 
-def nurse_presence_json(nurse: NurseState) -> dict[str, Any]:
-    return presence_json(nurse.state, nurse.since, nurse.reason, nurse.call_id)
+def nurse_presence_json(nurse: NurseState, wrap_up_seconds: int | None = None) -> dict[str, Any]:
+    return presence_json(nurse.state, nurse.since, nurse.reason, nurse.call_id, wrap_up_seconds)
+
+
+def live_presence_json(live: LiveRouting, nurse: NurseState) -> dict[str, Any]:
+    """With the wrap-up time of her home region (routing ends wrap-up by it)."""
+    return nurse_presence_json(nurse, live.wrap_up_seconds(nurse.home_region))
 
 
 def _seconds(value: float | None) -> int | None:
@@ -99,6 +110,7 @@ def queue_entries(snapshot: Snapshot, view: WaitView, regions: Iterable[str], no
         nurses = [n for n in snapshot.nurses if region in n.all_regions]
         result.append({
             "region": region,
+            "name": region_name(region),
             "waiting": len(waiting),
             "longest_wait_seconds": _seconds(longest),
             "estimated_wait_seconds": _seconds(view.queue_estimate(region)),
@@ -144,9 +156,13 @@ async def region_calls(live: LiveRouting, region: str) -> dict[str, Any]:
     return {"queue": queue, "waiting": waiting_json, "offered": offered_json}
 
 
-async def offer_json(live: LiveRouting, call_id: str) -> dict[str, Any]:
-    """What the desktop shows while her phone rings (caller context from the menu comes with issue 5's
-    call view)."""
+CallContext = Callable[[str], Awaitable[dict[str, Any]]]
+
+
+async def offer_json(live: LiveRouting, call_id: str, context: CallContext | None = None) -> dict[str, Any]:
+    """What the desktop shows while her phone rings and during the call: routing's view of the call
+    (region, priority, language, skills, wait, the step that reached her) and, with `context`, the call
+    record's (caller number, menu choices; desktop/context.py)."""
     now = live.clock()
     call = await live.store.get_call(call_id)
     offer = await live.store.get_offer(call_id)
@@ -157,6 +173,12 @@ async def offer_json(live: LiveRouting, call_id: str) -> dict[str, Any]:
     if offer is not None:
         data.update(step=offer.step.value, via_region=offer.via_region, agreement=offer.agreement,
                     offered_at=offer.at.isoformat())
+    if context is not None:
+        try:
+            data.update(await context(call_id))
+        except Exception:
+            # The record is a courtesy to the nurse; the offer must reach her without it.
+            log.exception("call=%s: the call record could not be read for the desktop", call_id)
     return data
 
 
@@ -312,8 +334,10 @@ class DesktopHub:
     """The desktop WebSockets of this instance, keyed by nurse (endpoint name)."""
 
     def __init__(self, live: LiveRouting, liveness: Liveness | None = None, *, poll_seconds: float = 1.0,
-                 queue_seconds: float = 3.0, session_check_seconds: float = 30.0) -> None:
+                 queue_seconds: float = 3.0, session_check_seconds: float = 30.0,
+                 context: CallContext | None = None) -> None:
         self.live = live
+        self.context = context
         self.liveness = liveness
         self.poll_seconds = poll_seconds
         self.queue_seconds = queue_seconds
@@ -446,10 +470,10 @@ class DesktopHub:
         key = (nurse.state, nurse.since, nurse.reason, nurse.call_id)
         if key != conn.last:
             conn.last = key
-            await conn.send({"type": "presence", "presence": nurse_presence_json(nurse)})
+            await conn.send({"type": "presence", "presence": live_presence_json(self.live, nurse)})
         if nurse.state is State.OFFERED and nurse.call_id and nurse.call_id != conn.offered:
             conn.offered = nurse.call_id
-            await conn.send({"type": "offered", "call": await offer_json(self.live, nurse.call_id)})
+            await conn.send({"type": "offered", "call": await offer_json(self.live, nurse.call_id, self.context)})
         elif nurse.state is not State.OFFERED:
             conn.offered = None
 

@@ -23,6 +23,11 @@ def sip_ws_url(settings: Settings) -> str:
     if settings.softphone.sip_ws_url:
         return settings.softphone.sip_ws_url
     cfg = settings.asterisk
+    if cfg.mode == "private" and cfg.tls_port is not None:
+        # The browser checks the certificate against this name: the app's own (the same certificate
+        # serves both), not Asterisk's bind address.
+        host = urlsplit(settings.http.public_url).hostname or "127.0.0.1"
+        return f"wss://{f'[{host}]' if ':' in host else host}:{cfg.tls_port}/ws"
     host = cfg.bind_address if cfg.mode == "private" else (urlsplit(cfg.ari_url).hostname or "127.0.0.1")
     if host in ("0.0.0.0", "::"):
         host = urlsplit(settings.http.public_url).hostname or "127.0.0.1"

@@ -75,6 +75,11 @@ class AriFlowIO:
         playback_id, seconds = await self._start(prompt, language)
         try:
             await self._wait(self._finished(playback_id, seconds))
+        except asyncio.CancelledError:
+            # Stopped from outside (the nurse answered): end the prompt in Asterisk too, or the
+            # caller hears it out and the bridge waits behind it.
+            await asyncio.shield(self._stop(playback_id))
+            raise
         finally:
             self._playbacks.pop(playback_id, None)
 
@@ -145,6 +150,10 @@ class AriFlowIO:
             await self.ari.play(self.channel_id, uri, playback_id=playback_id)
         except AriNotFound as exc:
             raise CallerHungUp() from exc
+        except asyncio.CancelledError:
+            self._playbacks.pop(playback_id, None)
+            await asyncio.shield(self._stop(playback_id))  # the request may have reached Asterisk
+            raise
         return playback_id, seconds
 
     async def _finished(self, playback_id: str, seconds: float) -> None:
@@ -161,6 +170,9 @@ class AriFlowIO:
             await self.ari.request("DELETE", f"/playbacks/{playback_id}")
         except AriNotFound:
             pass  # it had just finished
+        except AriError as exc:
+            log.warning("call=%s channel=%s playback %s could not be stopped: %s", self.call_id, self.channel_id,
+                        playback_id, exc)
 
     async def _wait(self, awaitable: Awaitable[T]) -> T:
         """Await `awaitable` unless the caller hangs up first."""

@@ -7,6 +7,11 @@ originated into the Stasis app with the arguments `offer,<call id>`; it enters S
 answers. A leg destroyed before that is a ring-no-answer (Asterisk's originate timeout, her phone
 declining, or no phone registered): the engine pauses her with "missed offer" and the call keeps its
 place.
+
+A bridged call can be transferred by its nurse (docs/routing.md, "Transfer and hold"): back into routing
+(`transfer_to_routing`: a queue, or one named nurse) or out to an external number (`transfer_out`). Her hold
+(her phone's re-INVITE) is recorded from the ChannelHold/ChannelUnhold events of her leg; Asterisk itself
+plays music on hold to the caller in the bridge.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Literal
 
 from agents.presence import Event as PresenceEvent
 from calls import service as calls
+from ivr.calls import FALLBACK_CONTEXT
 from ivr.handover import RouteRequest
 from telephony.ari.client import AriClient
 from telephony.ari.errors import AriError, AriNotFound
@@ -28,17 +34,44 @@ from telephony.ari.models import Channel, ChannelDestroyed, Event, StasisEnd, St
 from vardlinje.db import Database
 
 from .engine import RoutingEngine
-from .model import RoutingEvent
+from .model import Offer, RoutingEvent, WaitingCall
 from .router import EngineRouter
+from .transfer import Refusal
 
 log = logging.getLogger("vardlinje.routing.asterisk")
 
 OFFER_ARG = "offer"
 BRIDGE_PREFIX = "call-"  # a bridged call's bridge is `call-<call id>`: found again after a restart
 NURSE_CHANNEL_PREFIX = "offer-"
+TRANSFER_CONTEXT = "vardlinje-transfer"  # the dialplan context that dials an external number (as the IVR's)
+HOLD_EVENTS = {"ChannelHold": "call.held", "ChannelUnhold": "call.unheld"}
 
-# ringing → answering (she answered; routing and the bridge are being set up) → bridged → ended
-OfferState = Literal["ringing", "answering", "bridged", "ended"]
+# ringing → answering (she answered; routing and the bridge are being set up) → bridged → ended;
+# bridged → transferring (the caller is being handed on) → ended, or back to bridged if that fails
+OfferState = Literal["ringing", "answering", "bridged", "transferring", "ended"]
+
+#: Sends a caller's channel on in the dialplan through the IVR that holds it (channel, why, context,
+#: extension), so the IVR keeps following it; False when no IVR flow holds the channel (an adopted call).
+DialplanOut = Callable[[str, str, str, str], Awaitable[bool]]
+
+
+class TransferFailed(Exception):
+    """A transfer could not be made. The caller is still with the nurse, or — if even that failed — on the
+    dialplan's safe path; never dropped."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.detail)
+        self.refusal = refusal
+
+
+def _call_ended() -> TransferFailed:
+    return TransferFailed(Refusal(409, "call_ended", "Samtalet har redan avslutats / the call has ended"))
+
+
+def _failed(why: str) -> TransferFailed:
+    return TransferFailed(Refusal(503, "transfer_failed", f"Samtalet kunde inte kopplas vidare ({why}); du är "
+                                                          "fortfarande kopplad till uppringaren / the transfer "
+                                                          "failed, the caller is still with you"))
 
 
 @dataclass
@@ -50,6 +83,7 @@ class LiveOffer:
     state: OfferState = "ringing"
     bridge_id: str | None = None
     adopted: bool = False  # bridged before this instance took over: no IVR flow owns the caller
+    transferred_by: str | None = None  # the nurse who transferred the call to this (named) nurse
 
 
 class OfferDriver:
@@ -76,6 +110,8 @@ class OfferDriver:
         self.by_nurse_channel: dict[str, LiveOffer] = {}
         self.by_caller_channel: dict[str, LiveOffer] = {}  # bridged calls adopted after a restart
         self.standing_down = False  # leadership is moving: leave the shared store to the next leader
+        self.dialplan_out: DialplanOut | None = None  # set by RoutedCallHandler (the IVR holds the callers)
+        self.transfers: dict[str, str] = {}  # call id → the nurse who transferred it to a named nurse
         router.on_caller_left = self.caller_left
         # First among the engine's listeners: the phone rings before anything is recorded.
         engine.listeners.insert(0, self.on_routing_event)
@@ -131,7 +167,16 @@ class OfferDriver:
                      event.nurse_id)
             await self.engine.caller_left(event.call_id, self.clock())
             return
-        offer = LiveOffer(event.call_id, event.nurse_id, request.channel_id, f"{NURSE_CHANNEL_PREFIX}{uuid.uuid4().hex[:16]}")
+        current = self.offers.get(event.call_id)
+        if current is not None and current.state in ("answering", "bridged"):
+            # The caller is talking with a nurse (a transfer that failed and put them back together): ringing
+            # another nurse would pull the caller out of that conversation. The stray queue entry goes.
+            log.warning("call=%s offered to nurse=%s while connected to nurse=%s; withdrawn", event.call_id,
+                        event.nurse_id, current.nurse_id)
+            await self.engine.caller_left(event.call_id, self.clock())
+            return
+        offer = LiveOffer(event.call_id, event.nurse_id, request.channel_id, f"{NURSE_CHANNEL_PREFIX}{uuid.uuid4().hex[:16]}",
+                          transferred_by=self.transfers.pop(event.call_id, None))
         self._track(offer)
         endpoint = self.endpoint_for(offer.nurse_id)
         log.info("call=%s offered to nurse=%s endpoint=%s", offer.call_id, offer.nurse_id, endpoint)
@@ -169,6 +214,9 @@ class OfferDriver:
             await self._answered(offer)
         elif offer is None:
             return
+        elif event.type in HOLD_EVENTS:
+            if offer.state == "bridged":
+                await self._record(offer, HOLD_EVENTS[event.type], {"by": "nurse", "nurse_channel": offer.nurse_channel})
         elif isinstance(event, ChannelDestroyed | StasisEnd):
             if offer.state == "ringing":
                 await self._missed(offer, event.cause_txt if isinstance(event, ChannelDestroyed) else "left")
@@ -205,10 +253,20 @@ class OfferDriver:
 
     async def _missed(self, offer: LiveOffer, why: str) -> None:
         self._forget(offer)
-        log.info("call=%s ring-no-answer by nurse=%s (%s); the call keeps its place", offer.call_id,
-                 offer.nurse_id, why)
+        if offer.transferred_by is not None:
+            # A transfer to a named nurse she did not answer: the call waits with the skills it had, offered
+            # to whoever may take it (never back to the transferring nurse, who is in wrap-up: the safest for
+            # the caller is the next free nurse, not a nurse who has just moved on).
+            log.info("call=%s transferred by nurse=%s: nurse=%s did not answer (%s); back to the queue",
+                     offer.call_id, offer.transferred_by, offer.nurse_id, why)
+        else:
+            log.info("call=%s ring-no-answer by nurse=%s (%s); the call keeps its place", offer.call_id,
+                     offer.nurse_id, why)
         await self.engine.offer_ended(offer.call_id, self.clock(), missed=True)
-        await self._record(offer, "offer.missed", {"why": why})
+        data: dict[str, object] = {"why": why}
+        if offer.transferred_by is not None:
+            data["transferred_by"] = offer.transferred_by
+        await self._record(offer, "offer.missed", data)
 
     async def _nurse_hung_up(self, offer: LiveOffer) -> None:
         await self._end_call(offer, "nurse")
@@ -236,6 +294,145 @@ class OfferDriver:
                 await self.db.run(lambda s: calls.close_call(s, offer.call_id, now, "ended"))
             except Exception:
                 log.exception("call=%s could not be closed", offer.call_id)
+
+    # -- transfers ----------------------------------------------------------------------------------
+
+    def bridged_offer(self, call_id: str) -> LiveOffer | None:
+        """The call's offer if caller and nurse are connected through this instance now."""
+        offer = self.offers.get(call_id)
+        return offer if offer is not None and offer.state == "bridged" else None
+
+    async def transfer_to_routing(self, offer: LiveOffer, request: RouteRequest, call: WaitingCall,
+                                  to_nurse: Offer | None, data: dict[str, object]) -> bool:
+        """The caller leaves her bridge and waits in routing again: `request` (what the call needs now) on
+        the router with the wait announcements, `call` in the engine — offered to whoever may take it, or
+        (`to_nurse`) reserved for that one nurse. Then her leg is hung up and her wrap-up starts.
+
+        False if the named nurse was not ready any more: caller and nurse are connected again and nothing
+        changed. Raises `TransferFailed` when routing could not take the call (the caller is back with her)."""
+        call_id = offer.call_id
+        original = self.router.request_for(call_id)
+        if original is None:
+            raise _failed("the caller is not queued here")
+        offer.state = "transferring"
+        # The bridge goes first (both legs stay in Stasis): the next nurse's answer creates the call's bridge
+        # `call-<call id>` again, which must not exist by then.
+        try:
+            await self.ari.request("DELETE", f"/bridges/{offer.bridge_id}")
+        except AriError as exc:
+            if offer.state == "transferring":
+                offer.state = "bridged"
+            raise _call_ended() if isinstance(exc, AriNotFound) else _failed(str(exc)) from exc
+        offer.bridge_id = None
+        if offer.state != "transferring":
+            raise _call_ended()  # the caller hung up meanwhile (caller_left ended the call)
+        error: Exception | None = None
+        reserved = False
+        try:
+            if not self.router.requeue(request):
+                raise LookupError("the caller left the queue")
+            now = self.clock()
+            if to_nurse is None:
+                await self.engine.call_arrived(call, now)
+                reserved = True
+            else:
+                self.transfers[call_id] = offer.nurse_id
+                reserved = bool(await self.engine.call_reserved(call, to_nurse, now))
+        except Exception as exc:
+            error = exc
+            log.exception("call=%s could not be put back into routing", call_id)
+        finally:
+            self.transfers.pop(call_id, None)
+        if offer.state != "transferring":
+            if self.router.request_for(call_id) is None:  # the caller left before the call was queued again
+                with suppress(Exception):
+                    await self.engine.caller_left(call_id, self.clock())
+            raise _call_ended()
+        if error is not None or not reserved:
+            await self._undo_transfer(offer, original)
+            if error is not None:
+                raise _failed(type(error).__name__) from error
+            return False
+        await self._release_nurse(offer, data)
+        return True
+
+    async def transfer_out(self, offer: LiveOffer, number: str, data: dict[str, object]) -> None:
+        """The caller goes on in the dialplan to `number` (context vardlinje-transfer, as the IVR's transfer:
+        a failed dial brings them back with `transfer-failed` and the IVR queues them); her leg is hung up and
+        her wrap-up starts. Raises `TransferFailed` if the caller could not be sent (still with her)."""
+        if self.dialplan_out is None:
+            raise _failed("no dialplan hand-over")
+        offer.state = "transferring"
+        try:
+            sent = await self.dialplan_out(offer.caller_channel, "transfer", TRANSFER_CONTEXT, number)
+        except AriError as exc:
+            if offer.state == "transferring":
+                offer.state = "bridged"
+            raise _call_ended() if isinstance(exc, AriNotFound) else _failed(str(exc)) from exc
+        if not sent:
+            if offer.state == "transferring":
+                offer.state = "bridged"
+            raise TransferFailed(Refusal(409, "transfer_unavailable", "Samtalet hålls inte av någon meny på den "
+                                                                      "här servern / no IVR holds this caller"))
+        if offer.state != "transferring":
+            return  # the caller hung up in the same instant: the call is ended already
+        await self._release_nurse(offer, data)
+
+    async def _release_nurse(self, offer: LiveOffer, data: dict[str, object]) -> None:
+        """The caller is handed on: her leg and the bridge go, her wrap-up starts."""
+        self._forget(offer)  # no event of her leg concerns the call any more
+        await self._hangup(offer.nurse_channel)
+        await self._destroy_bridge(offer)
+        try:
+            await self.on_hangup(offer.nurse_id)
+        except Exception:
+            log.exception("call=%s nurse=%s: the transfer could not be recorded in her presence", offer.call_id,
+                          offer.nurse_id)
+        await self._record(offer, "call.transferred", data)
+        log.info("call=%s transferred by nurse=%s: %s", offer.call_id, offer.nurse_id, data)
+
+    async def _undo_transfer(self, offer: LiveOffer, original: RouteRequest) -> None:
+        """Routing could not take the call: caller and nurse are connected again as before. Anything the
+        attempt left in routing is withdrawn first, so no other nurse rings for a caller who is talking."""
+        call_id = offer.call_id
+        await self.router.stop_announcements(call_id)
+        self.router.requeue(original, announce=False)
+        other = self.offers.get(call_id)
+        if other is not None and other is not offer:
+            self._forget(other)
+            await self._hangup(other.nurse_channel)
+        try:
+            await self.engine.caller_left(call_id, self.clock())  # out of the store (her reservation too)
+        except Exception:
+            log.exception("call=%s could not be withdrawn from routing", call_id)
+        self.offers[call_id] = offer
+        bridge_id = f"{BRIDGE_PREFIX}{call_id}"
+        try:
+            await self.ari.request("POST", "/bridges", params={"type": "mixing", "bridgeId": bridge_id,
+                                                                "name": bridge_id})
+            offer.bridge_id = bridge_id
+            await self.ari.request("POST", f"/bridges/{bridge_id}/addChannel",
+                                   params={"channel": f"{offer.caller_channel},{offer.nurse_channel}"})
+        except AriError as exc:
+            # One leg is gone (she hung up meanwhile): the caller is not left in silence but takes the
+            # dialplan's safe path (the technical-problem message, then the menu again).
+            log.warning("call=%s could not be connected again after a failed transfer: %s", call_id, exc)
+            self._forget(offer)
+            await self._hangup(offer.nurse_channel)
+            await self._destroy_bridge(offer)
+            with suppress(Exception):
+                await self.on_hangup(offer.nurse_id)
+            sent = False
+            if self.dialplan_out is not None:
+                with suppress(AriError):
+                    sent = await self.dialplan_out(offer.caller_channel, "fallback", FALLBACK_CONTEXT, "s")
+            if not sent:
+                with suppress(AriError):
+                    await self.ari.continue_in_dialplan(offer.caller_channel, FALLBACK_CONTEXT, "s")
+            return
+        if offer.state == "transferring":
+            offer.state = "bridged"
+        log.info("call=%s transfer undone: caller and nurse=%s connected again", call_id, offer.nurse_id)
 
     # -- leadership ---------------------------------------------------------------------------------
 
@@ -328,6 +525,10 @@ class OfferDriver:
             self._forget(offer)  # _answered sees it and ends the nurse's leg once routing has the answer
         elif offer.state == "bridged":
             await self._end_call(offer, "caller")
+        elif offer.state == "transferring":
+            # The transfer in progress sees the offer ended and stops; the call may be queued again already.
+            await self._end_call(offer, "caller")
+            await self.engine.caller_left(call_id, self.clock())
 
     async def _hangup(self, channel_id: str) -> None:
         try:

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from agents.presence import Event, InvalidTransition, PauseReason
 
-from .model import EventKind, RoutingEvent, RoutingRules, WaitingCall
+from .model import EventKind, Offer, RoutingEvent, RoutingRules, WaitingCall
 from .policy import decide
 from .store import CallOutcome, RoutingStore
 
@@ -78,6 +78,19 @@ class RoutingEngine:
         queued = RoutingEvent(kind="queued", at=now, call_id=call.call_id, region=call.region,
                               wait_seconds=call.wait_seconds(now))
         return [*await self._emit([queued]), *await self.route(now)]
+
+    async def call_reserved(self, call: WaitingCall, offer: Offer, now: datetime) -> list[RoutingEvent]:
+        """A call queued straight to one nurse (a transfer to a named nurse): queued and offered to her in
+        one atomic step (`store.add_reserved`). [] and nothing changed if she is not ready any more or the
+        call is queued already."""
+        if not await self.store.add_reserved(call, offer):
+            return []
+        wait = call.wait_seconds(now)
+        return await self._emit([
+            RoutingEvent(kind="queued", at=now, call_id=call.call_id, region=call.region, wait_seconds=wait),
+            RoutingEvent(kind="offered", at=now, call_id=call.call_id, nurse_id=offer.nurse_id, step=offer.step,
+                         region=call.region, via_region=offer.via_region, agreement=offer.agreement,
+                         wait_seconds=wait)])
 
     async def nurse_event(self, nurse_id: str, event: Event, now: datetime, *,
                           reason: PauseReason | None = None) -> list[RoutingEvent]:

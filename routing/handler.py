@@ -25,8 +25,19 @@ class RoutedCallHandler:
         self.ivr = ivr
         self.driver = driver
         ivr.foreign_events = driver.on_ari_event  # nurse legs and adopted callers
+        driver.dialplan_out = self._to_dialplan  # a nurse's transfer out goes through the IVR holding the caller
         self.on_connect = list(on_connect)  # at every (re)connect, before the calls are resynced
         self.after_connect = list(after_connect)  # … and after
+
+    async def _to_dialplan(self, channel_id: str, why: str, context: str, extension: str) -> bool:
+        """Send a queued or connected caller on in the dialplan through the IVR's executor, which stays
+        subscribed to the channel: the contact's end (or its return after a failed transfer) still reaches
+        the call record. False when no IVR flow holds the channel (a call adopted after a fail-over)."""
+        call = self.ivr.calls.get(channel_id)
+        if call is None:
+            return False
+        await call.io.leave_for(why, context, extension)
+        return True
 
     async def on_event(self, event: Event) -> None:
         await self.ivr.on_event(event)

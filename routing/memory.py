@@ -126,6 +126,19 @@ class MemoryStore:
         self._offers[offer.call_id] = offer
         return True
 
+    async def add_reserved(self, call: WaitingCall, offer: Offer) -> bool:
+        if call.call_id != offer.call_id or call.call_id in self._calls or call.call_id in self._offers:
+            return False
+        if offer.nurse_id not in self._nurses:
+            return False
+        try:
+            self._apply(offer.nurse_id, Event.OFFER, offer.at, call_id=offer.call_id)
+        except InvalidTransition:  # not ready any more, or the offer predates her current state
+            return False
+        self._calls[call.call_id] = call
+        self._offers[call.call_id] = offer
+        return True
+
     async def get_offer(self, call_id: str) -> Offer | None:
         return self._offers.get(call_id)
 

@@ -57,6 +57,22 @@ redis.call('SREM', KEYS[4], ARGV[4])
 return 1
 """
 
+# `reserve` for a call not yet queued (a transfer to a named nurse): the same comparison on the nurse, the
+# call id must be free, then the call is queued and offered in the same step.
+# KEYS: as RESERVE.  ARGV: as RESERVE, then the call JSON.
+ADD_RESERVED = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'ready' then return 0 end
+local since = tonumber(redis.call('HGET', KEYS[1], 'since'))
+if since == nil or tonumber(ARGV[2]) < since then return 0 end
+if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[5])
+redis.call('HSET', KEYS[1], 'state', 'offered', 'since', ARGV[2], 'call_id', ARGV[1], 'reason', '')
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('SREM', KEYS[4], ARGV[4])
+return 1
+"""
+
 
 def to_us(at: datetime) -> int:
     if at.tzinfo is None or at.utcoffset() is None:
@@ -136,6 +152,7 @@ class RedisStore:
         # parsing 10,000 of them was most of a decision's time (bench/bench_routing.py).
         self._parsed: dict[bytes, WaitingCall] = {}
         self._reserve = redis.register_script(RESERVE)
+        self._add_reserved = redis.register_script(ADD_RESERVED)
 
     def nurse_key(self, nurse_id: str) -> str:
         return f"{self.prefix}:nurse:{nurse_id}"
@@ -338,6 +355,14 @@ class RedisStore:
         keys = [self.nurse_key(offer.nurse_id), self.calls_key, self.offers_key, self.ready_key]
         result = await self._reserve(keys=keys, args=[offer.call_id, to_us(offer.at), offer_json(offer),
                                                       offer.nurse_id])
+        return bool(result)
+
+    async def add_reserved(self, call: WaitingCall, offer: Offer) -> bool:
+        if call.call_id != offer.call_id:
+            return False
+        keys = [self.nurse_key(offer.nurse_id), self.calls_key, self.offers_key, self.ready_key]
+        result = await self._add_reserved(keys=keys, args=[offer.call_id, to_us(offer.at), offer_json(offer),
+                                                            offer.nurse_id, call_json(call)])
         return bool(result)
 
     async def get_offer(self, call_id: str) -> Offer | None:

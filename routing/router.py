@@ -30,6 +30,7 @@ CallerLeft = Callable[[RouteRequest], Awaitable[None]]
 class _Queued:
     request: RouteRequest
     player: WaitPlayer | None
+    entered_at: datetime | None = None  # when the caller first entered the queue (kept by a transfer)
 
 
 class EngineRouter:
@@ -51,6 +52,10 @@ class EngineRouter:
     def request_for(self, call_id: str) -> RouteRequest | None:
         entry = self.queued.get(call_id)
         return entry.request if entry is not None else None
+
+    def entered_at(self, call_id: str) -> datetime | None:
+        entry = self.queued.get(call_id)
+        return entry.entered_at if entry is not None else None
 
     async def _status(self, call_id: str) -> QueueStatus:
         if self.status_for is not None:
@@ -74,7 +79,7 @@ class EngineRouter:
                 return await self._status(request.call_id)
 
             player = WaitPlayer(play, current, request.language)
-        self.queued[request.call_id] = _Queued(request, player)
+        self.queued[request.call_id] = _Queued(request, player, now)
         log.info("call=%s channel=%s queued: region=%s skills=%s priority=%d", request.call_id, request.channel_id,
                  request.region, request.skills, request.priority)
         # The engine may offer at once: the offer driver (a listener) rings the nurse from here.
@@ -83,6 +88,26 @@ class EngineRouter:
         if player is not None:
             player.start()
         return status
+
+    def requeue(self, request: RouteRequest, *, announce: bool = True) -> bool:
+        """A connected call goes back to waiting (a nurse transferred it): the request now says what the
+        call needs, the wait announcements start again (`announce`), the first queue entry time stays.
+        The caller (routing.asterisk) puts the call into the engine. False if the caller is not queued here."""
+        entry = self.queued.get(request.call_id)
+        if entry is None:
+            return False
+        entry.request = request
+        if announce and entry.player is None:
+            play = self.player_for(request.channel_id)
+            if play is not None:
+                call_id = request.call_id
+
+                async def current() -> QueueStatus:
+                    return await self._status(call_id)
+
+                entry.player = WaitPlayer(play, current, request.language)
+                entry.player.start()
+        return True
 
     async def stop_announcements(self, call_id: str) -> None:
         """The call is answered: the caller hears the nurse, no more queue announcements."""

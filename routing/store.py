@@ -91,6 +91,14 @@ class RoutingStore(Protocol):
         """Compare-and-reserve (see the module docstring)."""
         ...
 
+    async def add_reserved(self, call: WaitingCall, offer: Offer) -> bool:
+        """Queue `call` already reserved for `offer.nurse_id` (a transfer to a named nurse), in one atomic
+        step with `reserve`'s comparison: only if the nurse is still READY (since no later than the offer)
+        and no call with that id is queued. Then the call is queued and offered, and she is offered it. The
+        call is never visible as waiting in between, so no other decision can take it; a failed reservation
+        changes nothing."""
+        ...
+
     async def get_offer(self, call_id: str) -> Offer | None: ...
 
     async def offers(self) -> list[Offer]:

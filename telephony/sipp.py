@@ -298,10 +298,12 @@ def place_call(
     keys: list[tuple[float, str]] | None = None,
     hang_up_after: float | None = None,
     sipp: str | None = None,
+    rtp_echo: bool = False,
 ) -> SippResult:
     """Call `number` at host:port, press `keys` ((pause seconds, key) pairs), then wait until
     the far end hangs up, or hang up after `hang_up_after` seconds. sipp exit 0 means the
-    call went exactly that way."""
+    call went exactly that way. `rtp_echo`: sipp sends every RTP packet it receives back to its
+    sender, so the far end's counters prove that the caller received audio."""
     binary = sipp or shutil.which("sipp")
     if binary is None:
         raise FileNotFoundError("sipp is missing: apt-get install sip-tester")
@@ -314,7 +316,7 @@ def place_call(
             "-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(_free_udp()), "-cp", str(_free_udp()),
             "-mp", str(_free_udp()), "-timeout", f"{int(hold_seconds + (hang_up_after or 0) + sum(p for p, _ in keys or [])) + 30}s", "-timeout_error",
             "-nostdin", "-trace_err", "-error_file", str(errors),
-        ]
+        ] + (["-rtp_echo"] if rtp_echo else [])
         start = time.monotonic()
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=hold_seconds + (hang_up_after or 0) + sum(p for p, _ in keys or []) + 60, cwd=tmp)
         seconds = time.monotonic() - start

@@ -21,7 +21,9 @@ from config.http import setup_config_admin
 from config.live import LiveConfig
 from desktop.http import setup_desktop
 from identity.http import setup_identity
+from routing.control import CallControl
 from routing.crisis import CrisisSwitch
+from routing.handler import RoutedCallHandler
 from routing.http import setup_crisis_admin
 from routing.live import LiveRouting
 from sms.http import setup_sms
@@ -77,6 +79,8 @@ def attach_telephony(app: web.Application, telephony: Telephony, routing: LiveRo
     if routing is not None:
         routing.leader = telephony.is_leader
         app[appkeys.ROUTING] = routing
+        if isinstance(telephony.handler, RoutedCallHandler):  # the nurse's transfers go through its offer driver
+            app[appkeys.CALL_CONTROL] = CallControl(telephony.handler)
         app.cleanup_ctx.append(_background("routing", lambda stop: routing.run(stop, telephony.is_leader)))
 
 

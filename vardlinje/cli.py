@@ -44,8 +44,10 @@ def run() -> None:
 @click.argument("number", default="1177")
 @click.option("--caller", default="+46701234567", show_default=True, help="the caller's number")
 @click.option("--keys", default="", help="keys to press in order, comma-separated, e.g. 1,2,2")
-@click.option("--hold", default=20.0, show_default=True, help="seconds to stay on after the last key")
-def call(number: str, caller: str, keys: str, hold: float) -> None:
+@click.option("--hold", type=float, default=None,
+              help="seconds to stay on after the last key, then hang up; default: stay until the far end hangs up "
+                   "(a nurse in the desktop, or the menu), at most 10 minutes")
+def call(number: str, caller: str, keys: str, hold: float | None) -> None:
     """Place a test call into the running stack with sipp and show what happened."""
     from .runner import RunError, call_from_state
 

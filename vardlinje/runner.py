@@ -29,6 +29,7 @@ from calls.models import Call
 from config.live import LiveConfig
 from config.loader import ConfigError, default_directory
 from config.schema import RegionRouting
+from desktop.softphone import sip_ws_url
 from ivr.ari_io import SendSms
 from ivr.calls import IvrHandler
 from ivr.directory import ConfigDirectory
@@ -48,7 +49,7 @@ from telephony.leader import LeaderLease
 from telephony.media import PromptStore
 from telephony.runtime import Telephony
 
-from . import demo, procs
+from . import demo, procs, tls
 from .app import attach_telephony, create_app
 from .db import Database, utcnow
 from .migrate import upgrade
@@ -94,6 +95,7 @@ def instance_id(settings: Settings) -> str:
 async def run(settings: Settings) -> None:
     data_dir = settings.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    settings, tls_pair = await asyncio.to_thread(_tls, settings, data_dir)
     async with AsyncExitStack() as stack:
         redis_url = settings.redis_url
         if not await _redis_answers(redis_url):
@@ -124,8 +126,10 @@ async def run(settings: Settings) -> None:
             # What a killed run left behind goes first; its Asterisk may need a moment to let
             # go of its ports, so a taken port is retried briefly before it is an error.
             await asyncio.to_thread(clear_stale, root)
-            for port, kind, name in ((cfg.sip_port, socket.SOCK_DGRAM, "SIP_PORT"),
-                                     (cfg.http_port, socket.SOCK_STREAM, "HTTP_PORT")):
+            ports = [(cfg.sip_port, socket.SOCK_DGRAM, "SIP_PORT"), (cfg.http_port, socket.SOCK_STREAM, "HTTP_PORT")]
+            if cfg.tls_port is not None:
+                ports.append((cfg.tls_port, socket.SOCK_STREAM, "TLS_PORT"))
+            for port, kind, name in ports:
                 for _ in range(50):
                     if _port_free(cfg.bind_address, port, kind):
                         break
@@ -136,6 +140,7 @@ async def run(settings: Settings) -> None:
                 root, app_name=cfg.app_name, http_port=cfg.http_port, sip_port=cfg.sip_port,
                 rtp=(cfg.rtp_start, cfg.rtp_end), bind_address=cfg.bind_address,
                 caller_networks=tuple(cfg.caller_networks), outbound_trunk=cfg.outbound_trunk, run_name="run",
+                tls_port=cfg.tls_port, tls_files=(tls_pair.cert, tls_pair.key) if tls_pair else None,
             )
             stack.callback(ast.stop)  # also cleans up after a start that fails half-way
             prompts = PromptStore(ast.sounds_dir, str(ast.config.sounds), config_dir=settings.config_dir or default_directory())
@@ -183,7 +188,10 @@ async def run(settings: Settings) -> None:
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
         try:
-            await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+            ssl_context = tls.server_context(tls_pair) if tls_pair else None
+            await web.TCPSite(runner, settings.http.host, settings.http.port, ssl_context=ssl_context).start()
+        except tls.TlsError as exc:
+            raise RunError(f"VARDLINJE_HTTP__TLS_CERT: {exc}") from exc
         except OSError as exc:
             raise RunError(f"VARDLINJE_HTTP__PORT: cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from exc
 
@@ -197,7 +205,7 @@ async def run(settings: Settings) -> None:
             await asyncio.wait_for(ari.connected.wait(), 15)
         except TimeoutError:
             log.warning("the app has not connected to Asterisk's ARI yet; calls get the fallback message")
-        _banner(settings, accounts, sip)
+        _banner(settings, accounts, sip, tls_pair)
 
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -263,27 +271,69 @@ async def nurse_changed(ari: AriClient, db: Database, routing: LiveRouting, endp
     await routing.load_nurses(only=endpoint)
 
 
-def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str, int]) -> None:
+def _tls(settings: Settings, data_dir: Path) -> tuple[Settings, tls.TlsPair | None]:
+    """The certificate the app (and the private Asterisk's TLS port) serve with, or None for plain
+    HTTP; and the settings to run with: when the app itself serves HTTPS every request is HTTPS, so
+    session cookies are always marked Secure (auth.cookie_secure only matters behind a proxy)."""
+    cfg = settings.asterisk
+    try:
+        pair = tls.configured_pair(settings.http, data_dir, utcnow())
+    except tls.TlsError as exc:
+        raise RunError(f"VARDLINJE_HTTP__TLS_CERT / VARDLINJE_HTTP__TLS_KEY: {exc}") from exc
+    except OSError as exc:
+        raise RunError(f"VARDLINJE_HTTP__TLS_SELF_SIGNED: cannot write the certificate into "
+                       f"{data_dir / tls.SELF_SIGNED_DIR} (VARDLINJE_DATA_DIR): {exc}") from exc
+    if pair is None:
+        if cfg.mode == "private" and cfg.tls_port is not None:
+            raise RunError("VARDLINJE_ASTERISK__TLS_PORT is set, but the app has no certificate to give Asterisk: set "
+                           "VARDLINJE_HTTP__TLS_CERT and VARDLINJE_HTTP__TLS_KEY, or VARDLINJE_HTTP__TLS_SELF_SIGNED=true")
+        return settings, None
+    problem = tls.expiry_problem(pair.cert, utcnow())
+    if problem:
+        log.warning("%s", problem)
+    if not settings.auth.cookie_secure:
+        log.info("the app serves HTTPS, so session cookies are marked Secure (auth.cookie_secure=false is for "
+                 "plain HTTP only)")
+        settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"cookie_secure": True})})
+    log.info("serving HTTPS with %s%s", pair.cert, " (self-signed, for development)" if pair.self_signed else "")
+    return settings, pair
+
+
+def _banner(settings: Settings, accounts: list[demo.DemoAccount], sip: tuple[str, int],
+            tls_pair: tls.TlsPair | None = None) -> None:
     lines = [
         "",
         "Vårdlinje is running.",
         f"  Web:            {settings.http.public_url}/login",
+        f"  Nurse desktop:  {settings.http.public_url}/desktop  (log in as a nurse below, \"Logga in i kön\", "
+        "\"Redo\"; answer a test call with \"Svara\")",
+        f"  Supervisors:    {settings.http.public_url}/supervisor",
         "  Demo accounts:  " + ("\n                  ".join(
             f"{a.username:16} {a.password}  ({', '.join(a.roles)}, {a.display_name})" for a in accounts)
             or "(none: VARDLINJE_DEMO=false)"),
+        f"  Softphone:      {sip_ws_url(settings)}  (the nurse desktop's phone)",
         f"  Call in:        sip:1177@{sip[0]}:{sip[1]}  (any SIP softphone on this host)",
-        "  Test call:      .venv/bin/vardlinje call 1177 --keys 1,2,2   (another terminal; sipp presses the keys)",
+        "  Test call:      .venv/bin/vardlinje call 1177 --keys 1,2,2   (another terminal; sipp presses the keys, "
+        "stays on until the nurse hangs up and echoes her voice)",
         "  Try a menu:     .venv/bin/vardlinje ivr simulate 01 --digits 1,2 --at 2026-12-24T22:30",
         "  Health:         .venv/bin/vardlinje doctor",
         "  Stop:           Ctrl-C",
         "",
     ]
+    if tls_pair is not None and tls_pair.self_signed:
+        # Before the empty last line: a browser must trust it for the web and the softphone's port.
+        lines[-1:-1] = [f"  Certificate:    {tls_pair.cert}  (self-signed: trust it in the browser, or accept its "
+                        "warning on the web address and on the softphone's https://HOST:PORT/ once)"]
     print("\n".join(lines), flush=True)
 
 
-def call_from_state(settings: Settings, number: str, caller: str, keys: list[str], hold: float) -> int:
+MAX_CALL_SECONDS = 600.0  # `vardlinje call` without --hold: a test call never outlives this
+
+
+def call_from_state(settings: Settings, number: str, caller: str, keys: list[str], hold: float | None) -> int:
     """`vardlinje call`: place a sipp call into the running stack, press `keys` (about two
-    seconds apart), stay on for `hold` seconds, hang up, and print what the call record says."""
+    seconds apart), stay on for `hold` seconds and hang up (None: until the far end hangs up, at most
+    MAX_CALL_SECONDS), and print what the call record says."""
     from calls import service as calls
     from telephony.sipp import place_call
 
@@ -291,11 +341,15 @@ def call_from_state(settings: Settings, number: str, caller: str, keys: list[str
         state = json.loads(state_file(settings).read_text())
     except (OSError, ValueError) as exc:
         raise RunError(f"no running Vårdlinje found ({state_file(settings)}): start it with `make run`") from exc
+    until = (f"hanging up after {hold:g} s" if hold is not None else
+             "staying on until the nurse or the menu hangs up (Ctrl-C hangs up)")
     print(f"Calling {number} at {state['sip_host']}:{state['sip_port']} as {caller}"
-          f"{', pressing ' + ' '.join(keys) if keys else ''}; hanging up after {hold:g} s ...", flush=True)
+          f"{', pressing ' + ' '.join(keys) if keys else ''}; {until} ...", flush=True)
     try:
         result = place_call(state["sip_host"], int(state["sip_port"]), number, caller=caller,
-                            keys=[(2.0, k) for key in keys for k in key], hang_up_after=hold)
+                            keys=[(2.0, k) for key in keys for k in key], hang_up_after=hold,
+                            hold_seconds=MAX_CALL_SECONDS if hold is None else 60.0,
+                            rtp_echo=True)  # the nurse hears herself: audio both ways, audibly
     except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
         raise RunError(str(exc)) from exc
     if not result.ok:

@@ -13,10 +13,12 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sms.config import SmsSettings
+
+from .tls import TlsError, check_pair, read_certificates, read_private_key
 
 
 class SettingsError(ValueError):
@@ -46,6 +48,11 @@ class AsteriskSettings(_Section):
     )
     outbound_trunk: str = Field("", description="private mode: host:port of the SIP trunk for transfers to external numbers")
     http_port: int = Field(8088, ge=1, le=65535)
+    tls_port: int | None = Field(
+        None, ge=1, le=65535,
+        description="private mode: Asterisk's HTTPS/WSS port (wss://HOST:PORT/ws for the softphones), with the "
+        "app's certificate (http.tls_cert or http.tls_self_signed); unset: no TLS in Asterisk",
+    )
     sip_port: int = Field(5060, ge=1, le=65535)
     rtp_start: int = Field(10000, ge=1024, le=65534)
     rtp_end: int = Field(10999, ge=1025, le=65535)
@@ -54,11 +61,25 @@ class AsteriskSettings(_Section):
         description="external mode: URL under which Asterisk fetches rendered prompts from this app over HTTP",
     )
 
+    @field_validator("tls_port")
+    @classmethod
+    def _tls_port_apart(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and value == info.data.get("http_port"):
+            raise ValueError(f"{value} is also asterisk.http_port; Asterisk's TLS needs a port of its own")
+        return value
+
 
 class HttpSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
-    public_url: str = Field("http://127.0.0.1:8080", description="the URL users and webhooks reach the app at")
+    # Before public_url on purpose: its check needs to know whether the app serves TLS.
+    tls_cert: Path | None = Field(None, description="PEM certificate (with its chain) the app serves HTTPS/WSS "
+                                  "with; set with tls_key. Unset: plain HTTP (e.g. behind a TLS proxy)")
+    tls_key: Path | None = Field(None, validate_default=True, description="PEM private key of tls_cert, unencrypted")
+    tls_self_signed: bool = Field(False, validate_default=True, description="development: serve HTTPS with a "
+                                  "self-signed certificate generated into DATA_DIR/tls/ for public_url's host")
+    public_url: str = Field("http://127.0.0.1:8080", validate_default=True,
+                            description="the URL users and webhooks reach the app at")
     trusted_proxies: list[str] = Field(
         default_factory=list, description="addresses (CIDR) of proxies whose X-Forwarded-For is believed"
     )
@@ -72,6 +93,53 @@ class HttpSettings(_Section):
             except ValueError as exc:
                 raise ValueError(f"{entry!r} is not an address or network (e.g. 10.0.0.5/32)") from exc
         return entries
+
+    # The files are checked when the settings load, so `vardlinje doctor` and a start both name a
+    # wrong path or a key of another certificate at once, not at the first browser's handshake.
+    @field_validator("tls_cert")
+    @classmethod
+    def _cert_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                read_certificates(value)
+            except TlsError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("tls_key")
+    @classmethod
+    def _key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if "tls_cert" not in info.data:
+            return value  # tls_cert itself is wrong; that error says enough
+        cert = info.data["tls_cert"]
+        if (cert is None) != (value is None):
+            raise ValueError("set http.tls_cert and http.tls_key together (or neither)")
+        if value is not None:
+            try:
+                read_private_key(value)
+                check_pair(cert, value)
+            except TlsError as exc:
+                raise ValueError(str(exc)) from exc
+        return value
+
+    @field_validator("tls_self_signed")
+    @classmethod
+    def _one_source(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.data.get("tls_cert") is not None:
+            raise ValueError("http.tls_cert is set too: use the configured certificate or the self-signed one, "
+                             "not both")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _https_when_tls(cls, value: str, info: ValidationInfo) -> str:
+        # Browsers check Origin and cookies against the scheme: an app serving TLS under an
+        # http:// public URL would refuse its own desktop WebSocket.
+        serves_tls = info.data.get("tls_cert") is not None or bool(info.data.get("tls_self_signed"))
+        if serves_tls and not value.startswith("https://"):
+            raise ValueError(f"{value!r}: the app serves HTTPS (http.tls_cert or http.tls_self_signed), so "
+                             "the public URL must be https://…")
+        return value
 
 
 class AuthSettings(_Section):

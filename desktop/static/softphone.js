@@ -158,6 +158,21 @@ export class Softphone extends EventTarget {
     this.session.unmute({ audio: true });
   }
 
+  /** Hold (re-INVITE with a=sendonly): Asterisk plays music on hold to the caller; `unhold()` resumes. */
+  hold() {
+    if (!this.inCall || !this.session.isEstablished()) return false;
+    return this.session.hold();
+  }
+
+  unhold() {
+    if (!this.inCall || !this.session.isEstablished()) return false;
+    return this.session.unhold();
+  }
+
+  get onHold() {
+    return Boolean(this.inCall && this.session.isOnHold().local);
+  }
+
   sendDTMF(tones) {
     if (!this.inCall || !this.session.isEstablished()) return false;
     this.session.sendDTMF(String(tones), { transportType: this.config.dtmfTransport, duration: 120, interToneGap: 80 });
@@ -252,6 +267,8 @@ export class Softphone extends EventTarget {
     session.on("confirmed", () => this._emit("confirmed"));
     session.on("muted", () => { this.muted = true; this._emit("muted"); });
     session.on("unmuted", () => { this.muted = false; this._emit("unmuted"); });
+    session.on("hold", (ev) => ev.originator === "local" && this._emit("hold"));
+    session.on("unhold", (ev) => ev.originator === "local" && this._emit("unhold"));
     const finish = (name) => (ev) => {
       if (this.session === session) this.session = null;
       this._releaseMicrophone();

@@ -165,6 +165,9 @@ class PrivateAsterisk:
     #: appended to a rendered file (an extra dialplan context).
     extra_files: dict[str, str] = field(default_factory=dict)
     extra_append: dict[str, str] = field(default_factory=dict)
+    #: Host paths of the certificate and key for config.tls_port; copied into the run at every start,
+    #: so a renewed certificate is picked up by a restart.
+    tls_files: tuple[Path, Path] | None = None
 
     @classmethod
     def create(
@@ -179,6 +182,8 @@ class PrivateAsterisk:
         caller_networks: tuple[str, ...] = ("127.0.0.1/32",),
         outbound_trunk: str = "",
         run_name: str | None = None,
+        tls_port: int | None = None,
+        tls_files: tuple[Path, Path] | None = None,
     ) -> PrivateAsterisk:
         root = root or default_root()
         check_root(root)
@@ -197,8 +202,9 @@ class PrivateAsterisk:
             bind_address=bind_address,
             caller_networks=caller_networks,
             outbound_trunk=outbound_trunk,
+            tls_port=tls_port,
         )
-        return cls(root=root, config=cfg)
+        return cls(root=root, config=cfg, tls_files=tls_files)
 
     # Host paths of the run.
     def host(self, path: PurePosixPath) -> Path:
@@ -236,6 +242,24 @@ class PrivateAsterisk:
         for name, text in self.extra_append.items():
             with open(etc / name, "a") as f:
                 f.write("\n" + text)
+        if self.config.tls_port is not None:
+            self._copy_tls()
+
+    def _copy_tls(self) -> None:
+        if self.tls_files is None:
+            raise AsteriskSetupError(f"Asterisk's TLS port {self.config.tls_port} is set but no certificate "
+                                     "was given (http.tls_cert/http.tls_key or http.tls_self_signed)")
+        for source, target, mode in ((self.tls_files[0], self.config.tls_cert, 0o644),
+                                     (self.tls_files[1], self.config.tls_key, 0o600)):
+            dest = self.host(target)
+            try:
+                data = source.read_bytes()
+                # Created with its final mode: the key is never readable by others inside the root.
+                dest.unlink(missing_ok=True)
+                with os.fdopen(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode), "wb") as f:
+                    f.write(data)
+            except OSError as exc:
+                raise AsteriskSetupError(f"cannot copy {source} into the Asterisk root ({dest}): {exc}") from exc
 
     def start(self, timeout: float = 30.0) -> None:
         self.write_config()

@@ -118,6 +118,7 @@ class AsteriskRunConfig:
     moddir: str = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
     stasis_retries: int = 5
     outbound_trunk: str = ""  # host:port of the operator's SIP trunk, for transfers to external numbers
+    tls_port: int | None = None  # HTTPS/WSS beside the plain HTTP port, with the certificate at tls_cert/tls_key
     modules: tuple[str, ...] = field(default=MODULES)
 
     @property
@@ -138,6 +139,16 @@ class AsteriskRunConfig:
     @property
     def asterisk_conf(self) -> PurePosixPath:
         return self.etc / "asterisk.conf"
+
+    @property
+    def tls_cert(self) -> PurePosixPath:
+        """Where the run's copy of the app's certificate is: Asterisk in its root cannot read
+        paths outside it."""
+        return self.run_dir / "keys" / "tls-cert.pem"
+
+    @property
+    def tls_key(self) -> PurePosixPath:
+        return self.run_dir / "keys" / "tls-key.pem"
 
 
 def render(cfg: AsteriskRunConfig) -> dict[str, str]:
@@ -178,7 +189,7 @@ console => notice,warning,error
 enabled = yes
 bindaddr = {cfg.bind_address}
 bindport = {cfg.http_port}
-""",
+""" + _http_tls(cfg),
         "ari.conf": f"""[general]
 enabled = yes
 pretty = no
@@ -206,7 +217,9 @@ auth = astdb,vardlinje_auth
 """,
         "pjsip.conf": _pjsip(cfg),
         "extensions.conf": _extensions(cfg),
-        "musiconhold.conf": "[general]\n",
+        # A nurse's hold (her re-INVITE) makes chan_pjsip start the caller's music on hold: the same
+        # music the queue plays (rendered by the app into the run's sounds before Asterisk starts).
+        "musiconhold.conf": f"[general]\n\n[default]\nmode = playlist\nentry = {cfg.sounds}/music\n",
         "indications.conf": INDICATIONS,
         "acl.conf": "",
         "udptl.conf": "[general]\n",
@@ -219,6 +232,21 @@ auth = astdb,vardlinje_auth
         "res_http_media_cache.conf": "[general]\n",
     }
     return files
+
+
+def _http_tls(cfg: AsteriskRunConfig) -> str:
+    # One HTTP server, two listeners: the plain one keeps ARI on loopback for the app; the TLS one
+    # serves the same /ws, so pjsip's transport-ws answers browsers on wss:// too.
+    if cfg.tls_port is None:
+        return ""
+    return f"""tlsenable = yes
+tlsbindaddr = {cfg.bind_address}:{cfg.tls_port}
+tlscertfile = {cfg.tls_cert}
+tlsprivatekey = {cfg.tls_key}
+; TLS 1.2 or newer, like the app (TLS 1.0 is off by default).
+tlsdisablev1 = yes
+tlsdisablev11 = yes
+"""
 
 
 def _pjsip(cfg: AsteriskRunConfig) -> str:

@@ -1,0 +1,190 @@
+"""The nurse desktop's page (docs/desktop.md, "The page") and the start page's redirect by role.
+
+The page is a server-rendered shell in Swedish; `static/desktop.js` fills it from the desktop API and
+keeps it live over the desktop WebSocket, and `static/softphone.js` is its phone. No inline script or
+style: the Content-Security-Policy allows scripts and styles from this origin only, and WebSockets to
+this origin and to Asterisk's SIP WebSocket.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from identity.http import get_principal
+from identity.models import Role
+from identity.pages import CSP as PLAIN_CSP
+from identity.pages import forbidden_page
+from vardlinje.appkeys import SETTINGS
+
+from .softphone import sip_ws_url
+
+DESKTOP_PAGE = "/desktop"
+SUPERVISOR_PAGE = "/supervisor"
+CONFIG_PAGE = "/admin/config"
+
+
+def _ws_origin(url: str) -> str:
+    parts = urlsplit(url)
+    scheme = {"http": "ws", "https": "wss"}.get(parts.scheme, parts.scheme)
+    return f"{scheme}://{parts.netloc}"
+
+
+def csp(public_url: str, sip_url: str) -> str:
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            f"media-src 'self' blob: mediastream:; connect-src 'self' {_ws_origin(public_url)} {_ws_origin(sip_url)}; "
+            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+def _html(body: str, policy: str, status: int = 200) -> web.Response:
+    response = web.Response(text=body, status=status, content_type="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = policy
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    return response
+
+
+def _to_login(path: str) -> web.Response:
+    raise web.HTTPFound(f"/login?next={path}")
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    """`/`: the page for her role: a nurse's desktop, a supervisor's region view, an admin's configuration."""
+    principal = get_principal(request)
+    if principal is None:
+        return _to_login("/")
+    if principal.has_role(Role.NURSE):
+        raise web.HTTPFound(DESKTOP_PAGE)
+    if principal.has_role(Role.SUPERVISOR, Role.REGION_ADMIN, Role.NATIONAL_ADMIN):
+        raise web.HTTPFound(SUPERVISOR_PAGE)
+    raise web.HTTPFound(CONFIG_PAGE)
+
+
+_PAUSE_REASONS = (("break", "Rast"), ("meeting", "Möte"), ("training", "Utbildning"),
+                  ("administration", "Administration"))
+_KEYS = "123456789*0#"
+
+
+def desktop_html(display_name: str) -> str:
+    reasons = "".join(f'<option value="{v}" data-i18n="reason.{v}">{t}</option>' for v, t in _PAUSE_REASONS)
+    keypad = "".join(f'<button type="button" class="key" data-key="{k}" aria-label="Ton {k}">{k}</button>'
+                     for k in _KEYS)
+    return f"""<!doctype html>
+<html lang="sv">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Skrivbord – Vårdlinje</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/desktop.css">
+<script src="/static/vendor/jssip.min.js" defer></script>
+<script type="module" src="/static/desktop.js"></script>
+</head>
+<body>
+<a class="skip" href="#main" data-i18n="skip">Hoppa till innehållet</a>
+<header class="top">
+  <p class="brand">Vårdlinje <span data-i18n="title">Sjuksköterskans skrivbord</span></p>
+  <p class="who"><span id="who">{escape(display_name)}</span></p>
+  <button type="button" id="lang" lang="en">English</button>
+  <form method="post" action="/logout" id="logout-form">
+    <input type="hidden" name="csrf_token" id="logout-csrf" value="">
+    <button type="submit" data-i18n="signout">Logga ut från Vårdlinje</button>
+  </form>
+</header>
+<div id="banner" class="banner" role="alert" hidden></div>
+<div id="errors" class="error" role="alert" hidden></div>
+<main id="main">
+<section id="presence" aria-labelledby="h-presence" class="card">
+  <h2 id="h-presence" data-i18n="presence">Min status</h2>
+  <p class="state-line"><span id="state" class="state" data-state="">…</span>
+     <span id="reason"></span> <span data-i18n="since">sedan</span> <time id="since"></time></p>
+  <div class="actions" id="presence-actions">
+    <button type="button" data-event="login" data-i18n="ev.login">Logga in i kön</button>
+    <button type="button" data-event="ready" class="primary" data-i18n="ev.ready">Redo</button>
+    <span class="pause">
+      <label for="pause-reason" data-i18n="pause.reason">Orsak</label>
+      <select id="pause-reason">{reasons}</select>
+      <button type="button" data-event="pause" data-i18n="ev.pause">Paus</button>
+    </span>
+    <button type="button" data-event="logout" data-i18n="ev.logout">Logga ut ur kön</button>
+  </div>
+  <p id="wrapup" class="wrapup" hidden><span data-i18n="wrapup">Efterarbete</span>:
+     <strong id="wrapup-left" aria-live="off">–</strong> <span data-i18n="wrapup.left">kvar</span>
+     <button type="button" id="wrapup-done" class="primary" data-i18n="wrapup.done">Klar – redo</button></p>
+  <p class="phone-line"><span data-i18n="phone">Telefon</span>: <span id="phone-state">–</span></p>
+</section>
+<section id="call" aria-labelledby="h-call" class="card" hidden>
+  <h2 id="h-call"><span data-i18n="call">Samtal</span> <span id="call-phase" class="phase"></span></h2>
+  <dl class="facts">
+    <dt data-i18n="call.number">Nummer</dt><dd id="call-number">–</dd>
+    <dt data-i18n="call.region">Region</dt><dd id="call-region">–</dd>
+    <dt data-i18n="call.language">Språk</dt><dd id="call-language">–</dd>
+    <dt data-i18n="call.menu">Menyval</dt><dd id="call-menu">–</dd>
+    <dt data-i18n="call.wait">Väntetid</dt><dd id="call-wait">–</dd>
+    <dt data-i18n="call.route">Vägen hit</dt><dd id="call-route">–</dd>
+  </dl>
+  <div class="actions">
+    <button type="button" id="answer" class="primary" data-i18n="answer" disabled>Svara</button>
+    <button type="button" id="hangup" class="danger" data-i18n="hangup" disabled>Lägg på</button>
+    <button type="button" id="hold" aria-pressed="false" data-i18n="hold" disabled>Parkera</button>
+    <button type="button" id="mute" aria-pressed="false" data-i18n="mute" disabled>Stäng av mikrofonen</button>
+  </div>
+  <details id="keypad-box"><summary data-i18n="keypad">Knappsats</summary>
+    <div class="keypad" id="keypad">{keypad}</div></details>
+  <details id="transfer-box"><summary data-i18n="transfer">Koppla vidare</summary>
+    <form id="transfer" class="transfer">
+      <label for="transfer-kind" data-i18n="transfer.kind">Till</label>
+      <select id="transfer-kind">
+        <option value="queue" data-i18n="transfer.queue">en kö</option>
+        <option value="nurse" data-i18n="transfer.nurse">en kollega</option>
+        <option value="external" data-i18n="transfer.external">ett externt nummer</option>
+      </select>
+      <label for="transfer-target" data-i18n="transfer.target">Mål</label>
+      <select id="transfer-target"></select>
+      <input id="transfer-number" type="tel" inputmode="tel" placeholder="+46…" autocomplete="off" hidden>
+      <button type="submit" data-i18n="transfer.go">Koppla</button>
+    </form></details>
+</section>
+<section id="advice" aria-labelledby="h-advice" class="card advice">
+  <h2 id="h-advice" data-i18n="advice">Rådgivningsstöd</h2>
+  <p class="muted" data-i18n="advice.soon">Sökning på kontaktorsak, samtalets faser, journalanteckning och
+     hänvisning visas här under samtalet.</p>
+  <div id="advice-slot" data-call=""></div>
+</section>
+<section id="queues" aria-labelledby="h-queues" class="card">
+  <h2 id="h-queues" data-i18n="queues">Köer</h2>
+  <table><thead><tr><th scope="col" data-i18n="q.region">Region</th><th scope="col" data-i18n="q.waiting">Väntar</th>
+  <th scope="col" data-i18n="q.longest">Längsta väntan</th><th scope="col" data-i18n="q.estimate">Beräknad väntan</th>
+  <th scope="col" data-i18n="q.ready">Redo</th><th scope="col" data-i18n="q.staffed">Bemannade</th></tr></thead>
+  <tbody id="queue-rows"><tr><td colspan="6">–</td></tr></tbody></table>
+</section>
+<section id="today" aria-labelledby="h-today" class="card">
+  <h2 id="h-today" data-i18n="today">Mina statusbyten i dag</h2>
+  <ol id="today-list" class="today"></ol>
+</section>
+<section id="devices" aria-labelledby="h-devices" class="card">
+  <h2 id="h-devices" data-i18n="devices">Ljud</h2>
+  <label for="microphone" data-i18n="microphone">Mikrofon</label><select id="microphone"></select>
+  <label for="speaker" data-i18n="speaker">Högtalare</label><select id="speaker"></select>
+</section>
+</main>
+<div id="announcer" class="visually-hidden" aria-live="assertive"></div>
+</body>
+</html>
+"""
+
+
+async def desktop_page(request: web.Request) -> web.StreamResponse:
+    """`/desktop`: the nurse's page; to the login first when no session, refused for other roles."""
+    principal = get_principal(request)
+    if principal is None or principal.via != "session":
+        return _to_login(DESKTOP_PAGE)
+    settings = request.config_dict[SETTINGS]
+    policy = csp(settings.http.public_url, sip_ws_url(settings))
+    if not principal.has_role(Role.NURSE):
+        return _html(forbidden_page("Skrivbordet är för sjuksköterskor (rollen nurse) / the desktop is for "
+                                    "nurses"), PLAIN_CSP, status=403)
+    return _html(desktop_html(principal.display_name or principal.username), policy)

@@ -1,0 +1,495 @@
+// The nurse desktop (docs/desktop.md, "The page"): her state and the buttons to change it, the call offered
+// to her with what the caller chose, the phone's controls, wrap-up with its countdown, the queues of her
+// regions and her day. Live over the desktop WebSocket; the phone is softphone.js (JsSIP).
+import { Softphone } from "/static/softphone.js";
+
+const TEXT = {
+  sv: {
+    skip: "Hoppa till innehållet", title: "Sjuksköterskans skrivbord", signout: "Logga ut från Vårdlinje",
+    presence: "Min status", since: "sedan", "ev.login": "Logga in i kön", "ev.ready": "Redo", "ev.pause": "Paus",
+    "ev.logout": "Logga ut ur kön", "pause.reason": "Orsak", "reason.break": "Rast", "reason.meeting": "Möte",
+    "reason.training": "Utbildning", "reason.administration": "Administration", wrapup: "Efterarbete",
+    "wrapup.left": "kvar", "wrapup.done": "Klar – redo", phone: "Telefon", call: "Samtal", "call.number": "Nummer",
+    "call.region": "Region", "call.language": "Språk", "call.menu": "Menyval", "call.wait": "Väntetid",
+    "call.route": "Vägen hit", answer: "Svara", hangup: "Lägg på", hold: "Parkera", unhold: "Återta",
+    mute: "Stäng av mikrofonen", unmute: "Sätt på mikrofonen", keypad: "Knappsats", transfer: "Koppla vidare",
+    "transfer.kind": "Till", "transfer.queue": "en kö", "transfer.nurse": "en kollega",
+    "transfer.external": "ett externt nummer", "transfer.target": "Mål", "transfer.go": "Koppla",
+    advice: "Rådgivningsstöd", "advice.soon": "Sökning på kontaktorsak, samtalets faser, journalanteckning och hänvisning visas här under samtalet.",
+    queues: "Köer", "q.region": "Region", "q.waiting": "Väntar", "q.longest": "Längsta väntan",
+    "q.estimate": "Beräknad väntan", "q.ready": "Redo", "q.staffed": "Bemannade", today: "Mina statusbyten i dag",
+    devices: "Ljud", microphone: "Mikrofon", speaker: "Högtalare",
+    ringing: "ringer", talking: "pågår", held: "parkerat", offered: "Inkommande samtal", by: "av",
+    "phone.registered": "ansluten, redo för samtal", "phone.connecting": "ansluter…",
+    "phone.disconnected": "inte ansluten", "phone.sip": "SIP-telefon: svara i telefonen",
+    "warn.disconnected": "Telefonen har tappat kontakten med växeln – samtal kan inte nå dig. Försöker igen …",
+    "warn.network-offline": "Datorn har ingen nätverksanslutning – samtal kan inte nå dig.",
+    "warn.registration-failed": "Telefonen kunde inte logga in i växeln. Ladda om sidan; hör av dig till supporten om det kvarstår.",
+    "warn.ws": "Förbindelsen med Vårdlinje bröts – försöker igen. Ett pågående samtal fortsätter.",
+    "warn.session": "Din inloggning har gått ut. Ett pågående samtal fortsätter; logga in igen när du kan.",
+    "warn.mic": "Webbläsaren får inte använda mikrofonen. Tillåt mikrofonen för den här sidan.",
+    login_again: "Logga in igen", none: "–", seconds: "s", minutes: "min", unknown: "okänt",
+    "step.own": "egen region", "step.partner": "samarbetsregion", "step.national": "nationell kö",
+    "q.national": "Nationella kön", no_targets: "Inga mål just nu", transferred: "Samtalet är kopplat vidare",
+  },
+  en: {
+    skip: "Skip to content", title: "Nurse desktop", signout: "Sign out of Vårdlinje", presence: "My status",
+    since: "since", "ev.login": "Log in to the queue", "ev.ready": "Ready", "ev.pause": "Pause",
+    "ev.logout": "Log out of the queue", "pause.reason": "Reason", "reason.break": "Break", "reason.meeting": "Meeting",
+    "reason.training": "Training", "reason.administration": "Administration", wrapup: "Wrap-up", "wrapup.left": "left",
+    "wrapup.done": "Done – ready", phone: "Phone", call: "Call", "call.number": "Number", "call.region": "Region",
+    "call.language": "Language", "call.menu": "Menu choices", "call.wait": "Waited", "call.route": "Route",
+    answer: "Answer", hangup: "Hang up", hold: "Hold", unhold: "Resume", mute: "Mute", unmute: "Unmute",
+    keypad: "Keypad", transfer: "Transfer", "transfer.kind": "To", "transfer.queue": "a queue",
+    "transfer.nurse": "a colleague", "transfer.external": "an external number", "transfer.target": "Target",
+    "transfer.go": "Transfer", advice: "Advice support",
+    "advice.soon": "Search by contact reason, the call's phases, the journal note and the referral appear here during the call.",
+    queues: "Queues", "q.region": "Region", "q.waiting": "Waiting", "q.longest": "Longest wait",
+    "q.estimate": "Estimated wait", "q.ready": "Ready", "q.staffed": "Staffed", today: "My status changes today",
+    devices: "Audio", microphone: "Microphone", speaker: "Speaker", ringing: "ringing", talking: "in progress",
+    held: "on hold", offered: "Incoming call", by: "by", "phone.registered": "connected, ready for calls",
+    "phone.connecting": "connecting…", "phone.disconnected": "not connected", "phone.sip": "SIP phone: answer on the phone",
+    "warn.disconnected": "The phone lost its connection to the exchange – calls cannot reach you. Retrying …",
+    "warn.network-offline": "This computer has no network connection – calls cannot reach you.",
+    "warn.registration-failed": "The phone could not sign in to the exchange. Reload the page; call support if it persists.",
+    "warn.ws": "The connection to Vårdlinje was lost – retrying. A call in progress goes on.",
+    "warn.session": "Your session has ended. A call in progress goes on; log in again when you can.",
+    "warn.mic": "The browser may not use the microphone. Allow the microphone for this page.",
+    login_again: "Log in again", none: "–", seconds: "s", minutes: "min", unknown: "unknown",
+    "step.own": "own region", "step.partner": "partner region", "step.national": "national queue",
+    "q.national": "National queue", no_targets: "No targets right now", transferred: "The call was transferred",
+    "state.logged_out": "logged out", "state.ready": "ready", "state.offered": "offered a call",
+    "state.on_call": "on a call", "state.wrap_up": "wrap-up", "state.paused": "paused",
+  },
+};
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  lang: localStorage.getItem("vardlinje.lang") === "en" ? "en" : "sv",
+  csrf: "", me: null, presence: null, call: null, phone: null, phoneKind: null, ws: null, wsDelay: 1,
+  wsWarning: false, sessionEnded: false, timer: null,
+};
+window.vardlinje = ui; // for support staff in the console and the end-to-end test
+
+function t(key) {
+  return TEXT[ui.lang][key] ?? TEXT.sv[key] ?? key;
+}
+
+function applyLanguage() {
+  document.documentElement.lang = ui.lang;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  const button = $("lang");
+  button.textContent = ui.lang === "sv" ? "English" : "Svenska";
+  button.lang = ui.lang === "sv" ? "en" : "sv";
+  renderPresence();
+  renderCall();
+  renderPhone();
+}
+
+function announce(text) {
+  $("announcer").textContent = "";
+  setTimeout(() => { $("announcer").textContent = text; }, 50);
+}
+
+function showError(message) {
+  const box = $("errors");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+function clock(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" });
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return t("none");
+  const s = Math.max(0, Math.round(seconds));
+  return s < 60 ? `${s} ${t("seconds")}` : `${Math.floor(s / 60)} ${t("minutes")} ${s % 60} ${t("seconds")}`;
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-CSRF-Token"] = ui.csrf;
+  const response = await fetch(path, {
+    method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    location.href = "/login?next=/desktop";
+    throw new Error("not logged in");
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(data.detail || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+// -- presence --------------------------------------------------------------------------------------------
+
+function stateLabel(p) {
+  return ui.lang === "en" ? t(`state.${p.state}`) : p.state_sv;
+}
+
+function renderPresence() {
+  const p = ui.presence;
+  if (!p) return;
+  const state = $("state");
+  state.textContent = stateLabel(p);
+  state.dataset.state = p.state;
+  $("reason").textContent = p.reason ? `(${ui.lang === "en" ? t(`reason.${p.reason}`) : p.reason_sv})` : "";
+  $("since").textContent = clock(p.since);
+  $("since").dateTime = p.since;
+  for (const button of document.querySelectorAll("#presence-actions [data-event]")) {
+    const allowed = p.allowed.includes(button.dataset.event);
+    const box = button.closest(".pause") || button;
+    box.hidden = !allowed;
+  }
+  const wrap = p.state === "wrap_up";
+  $("wrapup").hidden = !wrap;
+  tickWrapUp();
+}
+
+function tickWrapUp() {
+  const p = ui.presence;
+  if (!p || p.state !== "wrap_up" || !p.wrap_up_ends_at) return;
+  const left = (new Date(p.wrap_up_ends_at) - Date.now()) / 1000;
+  $("wrapup-left").textContent = duration(Math.max(0, left));
+}
+
+async function changePresence(event) {
+  showError("");
+  const body = { event };
+  if (event === "pause") body.reason = $("pause-reason").value;
+  try {
+    const answer = await api("POST", "/api/v1/desktop/presence", body);
+    setPresence(answer.presence);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function setPresence(presence) {
+  const before = ui.presence;
+  ui.presence = presence;
+  renderPresence();
+  if (!before || before.state !== presence.state || before.since !== presence.since) {
+    announce(`${t("presence")}: ${stateLabel(presence)}`);
+    loadToday();
+  }
+  if (presence.state !== "offered" && presence.state !== "on_call" && !(ui.phone && ui.phone.inCall)) {
+    ui.call = null;
+  } else if (!ui.call || ui.call.call_id !== presence.call_id) {
+    loadCall();
+  }
+  renderCall();
+}
+
+async function loadToday() {
+  try {
+    const data = await api("GET", "/api/v1/desktop/presence/today");
+    const list = $("today-list");
+    list.replaceChildren(...data.changes.slice().reverse().map((c) => {
+      const item = document.createElement("li");
+      const reason = c.reason_sv ? ` (${c.reason_sv})` : "";
+      item.textContent = `${clock(c.at)} ${c.to_state_sv}${reason} – ${t("by")} ${c.by}`;
+      return item;
+    }));
+  } catch (err) {
+    // The history is a courtesy; the live state stands without it.
+  }
+}
+
+// -- the call ---------------------------------------------------------------------------------------------
+
+async function loadCall() {
+  try {
+    const data = await api("GET", "/api/v1/desktop/call");
+    if (data.call) ui.call = data.call;
+    renderCall();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function renderCall() {
+  const c = ui.call;
+  const phone = ui.phone;
+  const inCall = Boolean(phone && phone.inCall);
+  const established = inCall && phone.session.isEstablished();
+  $("call").hidden = !c && !inCall;
+  if (c) {
+    $("call-number").textContent = c.caller_display || c.caller_number || t("unknown");
+    $("call-region").textContent = c.caller_region_name
+      ? (c.region_name && c.region_name !== c.caller_region_name ? `${c.caller_region_name} (${c.region_name})` : c.caller_region_name)
+      : (c.region_name || c.region || t("none"));
+    $("call-language").textContent = ui.lang === "en" ? (c.language || t("none")) : (c.language_sv || c.language || t("none"));
+    const choices = (c.menu_choices || []).map((m) => m.label).filter(Boolean);
+    $("call-menu").textContent = choices.length ? choices.join(" → ") : t("none");
+    $("call-wait").textContent = duration(c.wait_seconds);
+    const step = c.step ? t(`step.${c.step}`) : "";
+    $("call-route").textContent = [step, c.via_region && c.via_region !== c.region ? c.via_region : "", c.agreement || ""]
+      .filter(Boolean).join(", ") || t("none");
+  }
+  const ringing = inCall && !established && phone.session.direction === "incoming";
+  $("call-phase").textContent = established ? `(${phone.onHold ? t("held") : t("talking")})` : (ringing || (c && c.state !== "on_call") ? `(${t("ringing")})` : "");
+  $("answer").disabled = !ringing;
+  $("answer").hidden = ui.phoneKind !== "ws" || established;
+  $("hangup").disabled = !inCall;
+  $("hold").disabled = !established;
+  $("mute").disabled = !established;
+  $("hold").textContent = phone && phone.onHold ? t("unhold") : t("hold");
+  $("hold").setAttribute("aria-pressed", String(Boolean(phone && phone.onHold)));
+  $("mute").textContent = phone && phone.muted ? t("unmute") : t("mute");
+  $("mute").setAttribute("aria-pressed", String(Boolean(phone && phone.muted)));
+  for (const key of document.querySelectorAll("#keypad .key")) key.disabled = !established;
+  $("transfer-box").hidden = !established;
+  $("advice-slot").dataset.call = c ? c.call_id : "";
+}
+
+// -- the phone --------------------------------------------------------------------------------------------
+
+function renderPhone() {
+  const phone = ui.phone;
+  let text = t("none");
+  if (ui.phoneKind && ui.phoneKind !== "ws") text = t("phone.sip");
+  else if (phone) text = phone.registered ? t("phone.registered") : phone.warning ? t("phone.disconnected") : t("phone.connecting");
+  $("phone-state").textContent = text;
+  const warning = phone && phone.warning ? t(`warn.${phone.warning}`) : ui.wsWarning ? t("warn.ws") : "";
+  const banner = $("banner");
+  if (ui.sessionEnded) {
+    banner.replaceChildren(document.createTextNode(`${t("warn.session")} `), Object.assign(document.createElement("a"),
+      { href: "/login?next=/desktop", target: "_blank", textContent: t("login_again") }));
+    banner.hidden = false;
+  } else {
+    banner.textContent = warning;
+    banner.hidden = !warning;
+  }
+}
+
+async function startPhone() {
+  const config = await api("GET", "/api/v1/desktop/softphone");
+  ui.phoneKind = config.kind;
+  if (config.kind !== "ws") {
+    renderPhone();
+    renderCall();
+    return;
+  }
+  const phone = new Softphone({
+    server: config.server, domain: config.domain, user: config.user, password: config.password,
+    iceServers: config.iceServers, microphoneId: localStorage.getItem("vardlinje.microphone") || "",
+    speakerId: localStorage.getItem("vardlinje.speaker") || "",
+  });
+  ui.phone = phone;
+  for (const name of ["state", "registered", "unregistered", "disconnected", "registrationfailed", "warning"]) {
+    phone.addEventListener(name, renderPhone);
+  }
+  for (const name of ["accepted", "confirmed", "muted", "unmuted", "hold", "unhold"]) {
+    phone.addEventListener(name, renderCall);
+  }
+  phone.addEventListener("incoming", () => {
+    announce(t("offered"));
+    if (!ui.call) loadCall();
+    renderCall();
+  });
+  const ended = () => {
+    if (!ui.presence || !["offered", "on_call"].includes(ui.presence.state)) ui.call = null;
+    renderCall();
+  };
+  phone.addEventListener("ended", ended);
+  phone.addEventListener("failed", ended);
+  phone.start();
+  renderPhone();
+}
+
+async function fillDevices() {
+  try {
+    const { microphones, speakers } = await Softphone.devices();
+    const fill = (select, devices, stored) => {
+      select.replaceChildren(...devices.map((d, i) => Object.assign(document.createElement("option"),
+        { value: d.id, textContent: d.label || `${select.id} ${i + 1}`, selected: d.id === stored })));
+    };
+    fill($("microphone"), microphones, localStorage.getItem("vardlinje.microphone"));
+    fill($("speaker"), speakers, localStorage.getItem("vardlinje.speaker"));
+  } catch (err) {
+    // No devices to list (no permission yet): the browser's defaults are used.
+  }
+}
+
+// -- the desktop WebSocket --------------------------------------------------------------------------------
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${scheme}//${location.host}/api/v1/desktop/ws`);
+  ui.ws = ws;
+  let ping = null;
+  ws.addEventListener("open", () => {
+    ui.wsDelay = 1;
+    ui.wsWarning = false;
+    renderPhone();
+    ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: "ping" })), 5000);
+  });
+  ws.addEventListener("message", (e) => {
+    let message;
+    try { message = JSON.parse(e.data); } catch { return; }
+    if (message.type === "presence") setPresence(message.presence);
+    else if (message.type === "offered") {
+      ui.call = { ...message.call, state: "offered" };
+      announce(`${t("offered")}: ${message.call.caller_display || ""}`);
+      renderCall();
+    } else if (message.type === "queues") renderQueues(message.queues);
+    else if (message.type === "session_ended") {
+      ui.sessionEnded = true;
+      renderPhone();
+    }
+  });
+  ws.addEventListener("close", (e) => {
+    clearInterval(ping);
+    if (ui.ws !== ws) return;
+    if (e.code === 4401 || e.code === 1008) {
+      ui.sessionEnded = true;
+      renderPhone();
+      return;
+    }
+    ui.wsWarning = true;
+    renderPhone();
+    const delay = Math.min(30, ui.wsDelay) * (0.5 + Math.random());
+    ui.wsDelay = Math.min(30, ui.wsDelay * 2);
+    setTimeout(connect, delay * 1000);
+  });
+}
+
+function renderQueues(queues) {
+  const rows = queues.map((q) => {
+    const row = document.createElement("tr");
+    const name = q.region === "national" ? t("q.national") : (q.name || q.region);
+    const cells = [name, q.waiting, duration(q.longest_wait_seconds), duration(q.estimated_wait_seconds), q.ready, q.staffed];
+    cells.forEach((value, i) => {
+      const cell = document.createElement(i === 0 ? "th" : "td");
+      if (i === 0) cell.scope = "row";
+      cell.textContent = String(value);
+      row.append(cell);
+    });
+    return row;
+  });
+  $("queue-rows").replaceChildren(...rows);
+}
+
+// -- transfer ---------------------------------------------------------------------------------------------
+
+async function loadTargets() {
+  const kind = $("transfer-kind").value;
+  $("transfer-number").hidden = kind !== "external";
+  $("transfer-target").hidden = kind === "external";
+  if (kind === "external") return;
+  try {
+    const data = await api("GET", "/api/v1/desktop/call/targets");
+    const items = kind === "queue"
+      ? (data.queues || []).map((q) => [q.id, q.label || q.name || q.id])
+      : (data.nurses || []).map((n) => [n.endpoint, n.display_name || n.endpoint]);
+    const options = items.map(([value, label]) => Object.assign(document.createElement("option"), { value, textContent: label }));
+    if (!options.length) options.push(Object.assign(document.createElement("option"), { value: "", textContent: t("no_targets") }));
+    $("transfer-target").replaceChildren(...options);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function transfer(event) {
+  event.preventDefault();
+  showError("");
+  const kind = $("transfer-kind").value;
+  const target = kind === "external" ? $("transfer-number").value.trim() : $("transfer-target").value;
+  if (!target) return;
+  try {
+    await api("POST", "/api/v1/desktop/call/transfer", { kind, target });
+    announce(t("transferred"));
+    $("transfer-box").open = false;
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+// -- start ------------------------------------------------------------------------------------------------
+
+function wire() {
+  $("lang").addEventListener("click", () => {
+    ui.lang = ui.lang === "sv" ? "en" : "sv";
+    localStorage.setItem("vardlinje.lang", ui.lang);
+    applyLanguage();
+  });
+  for (const button of document.querySelectorAll("#presence-actions [data-event]")) {
+    button.addEventListener("click", () => changePresence(button.dataset.event));
+  }
+  $("wrapup-done").addEventListener("click", () => changePresence("ready"));
+  $("answer").addEventListener("click", async () => {
+    showError("");
+    try {
+      await ui.phone.answer();
+    } catch (err) {
+      showError(err.name === "NotAllowedError" ? t("warn.mic") : err.message);
+    }
+    renderCall();
+    fillDevices();
+  });
+  $("hangup").addEventListener("click", () => ui.phone && ui.phone.hangup());
+  $("hold").addEventListener("click", () => {
+    if (!ui.phone) return;
+    if (ui.phone.onHold) ui.phone.unhold(); else ui.phone.hold();
+    renderCall();
+  });
+  $("mute").addEventListener("click", () => {
+    if (!ui.phone) return;
+    if (ui.phone.muted) ui.phone.unmute(); else ui.phone.mute();
+  });
+  for (const key of document.querySelectorAll("#keypad .key")) {
+    key.addEventListener("click", () => ui.phone && ui.phone.sendDTMF(key.dataset.key));
+  }
+  $("transfer-box").addEventListener("toggle", () => $("transfer-box").open && loadTargets());
+  $("transfer-kind").addEventListener("change", loadTargets);
+  $("transfer").addEventListener("submit", transfer);
+  $("microphone").addEventListener("change", (e) => {
+    localStorage.setItem("vardlinje.microphone", e.target.value);
+    if (ui.phone) ui.phone.setMicrophone(e.target.value);
+  });
+  $("speaker").addEventListener("change", (e) => {
+    localStorage.setItem("vardlinje.speaker", e.target.value);
+    if (ui.phone) ui.phone.setSpeaker(e.target.value);
+  });
+  ui.timer = setInterval(() => {
+    tickWrapUp();
+    if (ui.call && ui.call.wait_seconds !== undefined && ui.presence && ui.presence.state === "offered") {
+      ui.call.wait_seconds += 1;
+      $("call-wait").textContent = duration(ui.call.wait_seconds);
+    }
+  }, 1000);
+}
+
+async function main() {
+  wire();
+  applyLanguage();
+  try {
+    const who = await api("GET", "/api/v1/me");
+    ui.csrf = who.csrf_token || "";
+    $("logout-csrf").value = ui.csrf;
+    ui.me = await api("GET", "/api/v1/desktop/me");
+    setPresence(ui.me.presence);
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  connect();
+  try {
+    await startPhone();
+  } catch (err) {
+    showError(err.message);
+  }
+  fillDevices();
+  document.body.dataset.ready = "true";
+}
+
+// JsSIP's bundle is a deferred classic script; modules run after it, so the global is there.
+main();
