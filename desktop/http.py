@@ -29,7 +29,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -91,7 +90,6 @@ SUPERVISOR_WRITE = "supervisor:write"
 ME_PATH = "/api/v1/desktop/me"
 SOFTPHONE_PATH = "/api/v1/desktop/softphone"
 CALL_PATH = "/api/v1/desktop/call"
-STATIC = Path(__file__).resolve().parent / "static"
 PRESENCE_PATH = "/api/v1/desktop/presence"
 TODAY_PATH = "/api/v1/desktop/presence/today"
 QUEUES_PATH = "/api/v1/desktop/queues"
@@ -450,19 +448,29 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-async def desktop_ws(request: web.Request) -> web.StreamResponse:
-    """The desktop WebSocket: the session cookie only (a browser sends no bearer header on WebSockets), and an
-    Origin equal to the configured public URL's, so no other site can open it with her cookie."""
+def ws_principal(request: web.Request, whose: str) -> Principal | web.Response:
+    """A WebSocket's user: a browser session only (a browser sends no bearer header on WebSockets), and an
+    Origin equal to the configured public URL's — a WebSocket handshake carries cookies but no CSRF token, so
+    without this check another site could open the socket with her cookie (cross-site WebSocket hijacking)."""
     principal = get_principal(request)
     if principal is None:
         return unauthenticated(request)
     if principal.via != "session":
-        return forbidden(request, "not_a_session", "Skrivbordets WebSocket kräver en inloggad session / "
-                                                   "the desktop WebSocket requires a browser session")
+        return forbidden(request, "not_a_session", f"{whose} WebSocket kräver en inloggad session / "
+                                                   "the WebSocket requires a browser session")
     expected = _origin(request.config_dict[SETTINGS].http.public_url)
     if request.headers.get("Origin", "").rstrip("/").lower() != expected:
         return forbidden(request, "bad_origin", f"WebSocket från fel ursprung; bara {expected} / "
                                                 "cross-site WebSocket refused")
+    return principal
+
+
+async def desktop_ws(request: web.Request) -> web.StreamResponse:
+    """The desktop WebSocket: the session cookie only (a browser sends no bearer header on WebSockets), and an
+    Origin equal to the configured public URL's, so no other site can open it with her cookie."""
+    principal = ws_principal(request, "Skrivbordets")
+    if isinstance(principal, web.Response):
+        return principal
     guarded = await _nurse_guard(request, writing=False)
     if isinstance(guarded, web.Response):
         return guarded
@@ -651,7 +659,8 @@ def setup_desktop(app: web.Application, *, grace_seconds: float = 30.0, sweep_se
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", pages.home)
     app.router.add_get(pages.DESKTOP_PAGE, pages.desktop_page)
-    app.router.add_static("/static", STATIC, name="static")
+    app.router.add_static("/static", pages.STATIC, name="static")
+    app.on_response_prepare.append(pages.static_headers)
     app.router.add_get(ME_PATH, desktop_me)
     app.router.add_get(SOFTPHONE_PATH, desktop_softphone)
     app.router.add_get(CALL_PATH, desktop_call)

@@ -56,6 +56,7 @@ PAUSE_WHEN_STALE = frozenset({State.READY, State.WRAP_UP})
 BUSY = frozenset({State.OFFERED, State.ON_CALL})
 SESSION_ENDED_CLOSE = 4401
 CLOSE_TIMEOUT = 2.0  # seconds a closing socket waits for the browser's close frame
+CONTEXT_TIMEOUT = 1.0  # seconds the offer waits for the call record before it goes without
 
 
 # --- JSON of what the desktop shows ----------------------------------------------------------------------
@@ -175,7 +176,7 @@ async def offer_json(live: LiveRouting, call_id: str, context: CallContext | Non
                     offered_at=offer.at.isoformat())
     if context is not None:
         try:
-            data.update(await context(call_id))
+            data.update(await asyncio.wait_for(context(call_id), CONTEXT_TIMEOUT))
         except Exception:
             # The record is a courtesy to the nurse; the offer must reach her without it.
             log.exception("call=%s: the call record could not be read for the desktop", call_id)
@@ -472,8 +473,9 @@ class DesktopHub:
             conn.last = key
             await conn.send({"type": "presence", "presence": live_presence_json(self.live, nurse)})
         if nurse.state is State.OFFERED and nurse.call_id and nurse.call_id != conn.offered:
-            conn.offered = nurse.call_id
-            await conn.send({"type": "offered", "call": await offer_json(self.live, nurse.call_id, self.context)})
+            call = await offer_json(self.live, nurse.call_id, self.context)
+            await conn.send({"type": "offered", "call": call})
+            conn.offered = nurse.call_id  # only once sent: a failed read is tried again at the next wake
         elif nurse.state is not State.OFFERED:
             conn.offered = None
 

@@ -9,6 +9,7 @@ this origin and to Asterisk's SIP WebSocket.
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from vardlinje.appkeys import SETTINGS
 
 from .softphone import sip_ws_url
 
+STATIC = Path(__file__).resolve().parent / "static"
 DESKTOP_PAGE = "/desktop"
 SUPERVISOR_PAGE = "/supervisor"
 CONFIG_PAGE = "/admin/config"
@@ -32,10 +34,21 @@ def _ws_origin(url: str) -> str:
     return f"{scheme}://{parts.netloc}"
 
 
-def csp(public_url: str, sip_url: str) -> str:
+def csp(public_url: str, *websockets: str) -> str:
+    """Scripts and styles from this site only (no inline code); WebSockets to the public origin and to
+    `websockets` (the desktop: Asterisk's SIP WebSocket)."""
+    sockets = " ".join(dict.fromkeys(_ws_origin(u) for u in (public_url, *websockets)))
     return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"media-src 'self' blob: mediastream:; connect-src 'self' {_ws_origin(public_url)} {_ws_origin(sip_url)}; "
+            f"media-src 'self' blob: mediastream:; connect-src 'self' {sockets}; "
             "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+async def static_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """Static files: revalidated on every load (a cheap 304), so after an upgrade no browser runs
+    yesterday's desktop.js or softphone.js with today's API; and never sniffed as another type."""
+    if request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers["X-Content-Type-Options"] = "nosniff"
 
 
 def _html(body: str, policy: str, status: int = 200) -> web.Response:
@@ -44,6 +57,7 @@ def _html(body: str, policy: str, status: int = 200) -> web.Response:
     response.headers["Content-Security-Policy"] = policy
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -70,7 +84,7 @@ _KEYS = "123456789*0#"
 
 def desktop_html(display_name: str) -> str:
     reasons = "".join(f'<option value="{v}" data-i18n="reason.{v}">{t}</option>' for v, t in _PAUSE_REASONS)
-    keypad = "".join(f'<button type="button" class="key" data-key="{k}" aria-label="Ton {k}">{k}</button>'
+    keypad = "".join(f'<button type="button" class="key" data-key="{k}">{k}</button>'
                      for k in _KEYS)
     return f"""<!doctype html>
 <html lang="sv">
@@ -144,6 +158,7 @@ def desktop_html(display_name: str) -> str:
       </select>
       <label for="transfer-target" data-i18n="transfer.target">Mål</label>
       <select id="transfer-target"></select>
+      <label for="transfer-number" class="visually-hidden" data-i18n="transfer.number">Nummer (+46…)</label>
       <input id="transfer-number" type="tel" inputmode="tel" placeholder="+46…" autocomplete="off" hidden>
       <button type="submit" data-i18n="transfer.go">Koppla</button>
     </form></details>

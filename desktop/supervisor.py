@@ -24,7 +24,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -47,14 +46,14 @@ from routing.model import NATIONAL, RoutingEvent, utc
 from vardlinje.appkeys import DB, ROUTING, SETTINGS
 from vardlinje.db import Database
 
-from .http import DESKTOP, RegionView, _no_routing, _origin, may_supervise, may_view_region, region_view
+from .http import DESKTOP, RegionView, _no_routing, may_supervise, may_view_region, region_view, ws_principal
 from .live import CLOSE_TIMEOUT, SESSION_ENDED_CLOSE
+from .pages import STATIC, csp
 
 log = logging.getLogger("vardlinje.desktop.supervisor")
 
 PAGE_PATH = "/supervisor"
 WS_PATH = "/api/v1/supervisor/ws"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_FILES = ("supervisor.js", "supervisor.css")
 FORBIDDEN_CLOSE = 4403  # the viewer lost the right to see the region while watching it
 NO_STORE = {"Cache-Control": "no-store"}
@@ -282,16 +281,9 @@ async def _region_exists(db: Database, region: str) -> bool:
 async def supervisor_ws(request: web.Request) -> web.StreamResponse:
     """The supervisors' WebSocket: the session cookie only (a browser sends no bearer header on WebSockets), an
     Origin equal to the public URL's (no other site may open it with her cookie), her region only."""
-    principal = get_principal(request)
-    if principal is None:
-        return unauthenticated(request)
-    if principal.via != "session":
-        return forbidden(request, "not_a_session", "Översiktens WebSocket kräver en inloggad session / "
-                                                   "the supervisor WebSocket requires a browser session")
-    expected = _origin(request.config_dict[SETTINGS].http.public_url)
-    if request.headers.get("Origin", "").rstrip("/").lower() != expected:
-        return forbidden(request, "bad_origin", f"WebSocket från fel ursprung; bara {expected} / "
-                                                "cross-site WebSocket refused")
+    principal = ws_principal(request, "Översiktens")
+    if isinstance(principal, web.Response):
+        return principal
     if not may_supervise(principal):
         return forbidden(request, "forbidden", "Kräver rollen supervisor, region_admin eller national_admin / "
                                                "requires a supervisor or admin role")
@@ -320,25 +312,12 @@ async def supervisor_ws(request: web.Request) -> web.StreamResponse:
 # --- the page --------------------------------------------------------------------------------------------
 
 
-def _ws_origin(public_url: str) -> str:
-    origin = _origin(public_url)
-    scheme, _, rest = origin.partition("://")
-    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}"
-
-
-def page_csp(public_url: str) -> str:
-    """Scripts and styles from this site only (no inline code); the API and the WebSocket of the public origin."""
-    return ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-            f"connect-src 'self' {_ws_origin(public_url)}; form-action 'self'; frame-ancestors 'none'; "
-            "base-uri 'none'")
-
-
 def _versions() -> dict[str, str]:
     """A digest per static file, in its URL, so a browser never runs yesterday's script with today's page."""
     versions = {}
     for name in STATIC_FILES:
         try:
-            versions[name] = hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:12]
+            versions[name] = hashlib.sha256((STATIC / name).read_bytes()).hexdigest()[:12]
         except OSError:
             versions[name] = "0"
     return versions
@@ -461,7 +440,7 @@ async def page(request: web.Request) -> web.StreamResponse:
     html = supervisor_page(regions=regions, selected=selected, user=principal.display_name or principal.username,
                            csrf_token=principal.csrf_token or "", versions=request.config_dict[STATIC_VERSIONS])
     response = web.Response(text=html, content_type="text/html", headers=NO_STORE)
-    response.headers["Content-Security-Policy"] = page_csp(request.config_dict[SETTINGS].http.public_url)
+    response.headers["Content-Security-Policy"] = csp(request.config_dict[SETTINGS].http.public_url)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -512,4 +491,4 @@ def setup_supervisor(app: web.Application) -> None:
     app.router.add_get(PAGE_PATH, page)
     app.router.add_get(WS_PATH, supervisor_ws)
     if "static" not in app.router.named_resources():
-        app.router.add_static("/static", STATIC_DIR, name="static")
+        app.router.add_static("/static", STATIC, name="static")

@@ -130,7 +130,11 @@ class AriFlowIO:
             log.warning("call=%s channel=%s cannot follow the channel in the dialplan: %s", self.call_id,
                         self.channel_id, exc)
         self.left_for = why
-        await self.ari.continue_in_dialplan(self.channel_id, context, extension)
+        try:
+            await self.ari.continue_in_dialplan(self.channel_id, context, extension)
+        except AriError:
+            self.left_for = None  # still here: its end is an ordinary end, not a transfer
+            raise
 
     async def hangup(self) -> None:
         try:
@@ -180,6 +184,9 @@ class AriFlowIO:
         gone = asyncio.ensure_future(self._gone.wait())
         try:
             await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()  # cancelled from outside (the nurse answered): nothing waits on in the background
+            raise
         finally:
             gone.cancel()
         if not task.done():

@@ -70,6 +70,15 @@ class EngineRouter:
 
     async def enqueue(self, request: RouteRequest) -> QueueStatus:
         now = self.clock()
+        previous = self.queued.get(request.call_id)
+        entered = now
+        if previous is not None:
+            # The same caller back in the queue (an external transfer that failed): their first queue entry
+            # and the more urgent priority stand, as for a nurse's transfer (`requeue`).
+            entered = previous.entered_at or now
+            request = request.model_copy(update={"priority": min(request.priority, previous.request.priority)})
+            if previous.player is not None:
+                await previous.player.stop()
         await self.db.run(lambda s: calls.append(s, request.call_id, "queue.entered", now, channel_id=request.channel_id,
                                                  data=request.model_dump(mode="json")))
         player: WaitPlayer | None = None
@@ -79,11 +88,11 @@ class EngineRouter:
                 return await self._status(request.call_id)
 
             player = WaitPlayer(play, current, request.language)
-        self.queued[request.call_id] = _Queued(request, player, now)
+        self.queued[request.call_id] = _Queued(request, player, entered)
         log.info("call=%s channel=%s queued: region=%s skills=%s priority=%d", request.call_id, request.channel_id,
                  request.region, request.skills, request.priority)
         # The engine may offer at once: the offer driver (a listener) rings the nurse from here.
-        await self.engine.call_arrived(WaitingCall.from_request(request, now), now)
+        await self.engine.call_arrived(WaitingCall.from_request(request, entered), now)
         status = await self._status(request.call_id)
         if player is not None:
             player.start()

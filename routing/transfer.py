@@ -131,9 +131,12 @@ def nurse_targets(me: NurseState, nurses: Iterable[NurseState], names: Mapping[s
     return sorted(found, key=lambda t: (t.display_name.casefold(), t.endpoint))
 
 
+SWEDEN = 46
+
+
 def external_number(raw: str) -> str | Refusal:
-    """`raw` as E.164, if it is a valid number in international form that is not premium rate (the caller
-    would pay for a call they did not choose)."""
+    """`raw` as E.164, if it is a valid Swedish number in international form that is not premium rate (the
+    caller would pay for a call they did not choose)."""
     bad = Refusal(400, "bad_number", f"{raw!r} är inget giltigt telefonnummer i internationell form, t.ex. "
                                      "+46771117700 / not a valid E.164 number")
     text = raw.strip()
@@ -145,6 +148,11 @@ def external_number(raw: str) -> str | Refusal:
         return bad
     if not phonenumbers.is_valid_number(number):
         return bad
+    if number.country_code != SWEDEN:
+        # The operator's trunk pays for the onward call: an open door to any country would be a toll-fraud
+        # risk from one stolen session or token. Care in Sweden is what a nurse transfers to.
+        return Refusal(400, "foreign_number", "Samtal kopplas bara vidare till svenska nummer (+46) / only "
+                                              "Swedish numbers (+46) can be transferred to")
     if phonenumbers.number_type(number) == PhoneNumberType.PREMIUM_RATE:
         return Refusal(400, "premium_number", "Samtal kopplas inte till betalnummer; uppringaren skulle få "
                                               "betala / premium-rate numbers are refused")

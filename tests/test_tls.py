@@ -107,7 +107,8 @@ def test_expiry_warning_under_fourteen_days(tmp_path: Path) -> None:
 def test_runner_warns_about_a_certificate_near_its_end(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """`vardlinje run` logs the expiry warning for a configured certificate at start."""
     pair = tls.self_signed(tmp_path / "ca", ("127.0.0.1",), datetime.now(UTC) - timedelta(days=355))
-    settings = Settings(http=HttpSettings(tls_cert=pair.cert, tls_key=pair.key, public_url="https://127.0.0.1:8443"))
+    settings = Settings(http=HttpSettings(tls_cert=pair.cert, tls_key=pair.key, public_url="https://127.0.0.1:8443"),
+                        asterisk=AsteriskSettings(tls_port=8089))
     with caplog.at_level("WARNING", logger="vardlinje.run"):
         _, got = _tls(settings, tmp_path)
     assert got is not None and got.cert == pair.cert
@@ -187,13 +188,26 @@ def test_start_errors_name_the_setting(tmp_path: Path) -> None:
 def test_serving_tls_marks_cookies_secure(tmp_path: Path) -> None:
     """When the app serves HTTPS itself every request is HTTPS, so session cookies are always
     Secure; without TLS the setting is left as it is."""
-    settings = Settings(http=HttpSettings(tls_self_signed=True, public_url="https://127.0.0.1:8443"))
+    settings = Settings(http=HttpSettings(tls_self_signed=True, public_url="https://127.0.0.1:8443"),
+                        asterisk=AsteriskSettings(tls_port=8089))
     assert settings.auth.cookie_secure is False
     running, pair = _tls(settings, tmp_path)
     assert pair is not None and pair.self_signed and pair.cert.parent == tmp_path / "tls"
     assert running.auth.cookie_secure is True
     plain, none = _tls(Settings(), tmp_path)
     assert none is None and plain.auth.cookie_secure is False
+
+
+def test_https_with_a_plain_ws_softphone_is_refused_at_start(tmp_path: Path) -> None:
+    """An HTTPS page may not open ws:// (mixed content): the phones would never register, so the start
+    stops and names the settings that fix it."""
+    settings = Settings(http=HttpSettings(tls_self_signed=True, public_url="https://127.0.0.1:8443"))
+    with pytest.raises(RunError) as caught:
+        _tls(settings, tmp_path)
+    assert "VARDLINJE_ASTERISK__TLS_PORT" in str(caught.value) and "SIP_WS_URL" in str(caught.value)
+    chosen = settings.model_copy(update={"softphone": settings.softphone.model_copy(
+        update={"sip_ws_url": "wss://sip.example.se/ws"})})
+    assert _tls(chosen, tmp_path)[1] is not None
 
 
 def test_softphone_url_is_wss_on_the_public_host_when_asterisk_has_tls() -> None:

@@ -296,6 +296,12 @@ def _tls(settings: Settings, data_dir: Path) -> tuple[Settings, tls.TlsPair | No
                  "plain HTTP only)")
         settings = settings.model_copy(update={"auth": settings.auth.model_copy(update={"cookie_secure": True})})
     log.info("serving HTTPS with %s%s", pair.cert, " (self-signed, for development)" if pair.self_signed else "")
+    if sip_ws_url(settings).startswith("ws://"):
+        # A page served over HTTPS may not open a plain ws:// socket (mixed content): the phones would
+        # never register, and nurses would see only "not connected".
+        raise RunError(f"the app serves HTTPS but the nurses' softphone would use {sip_ws_url(settings)}, which "
+                       "browsers refuse from an HTTPS page: set VARDLINJE_ASTERISK__TLS_PORT (private Asterisk) "
+                       "or VARDLINJE_SOFTPHONE__SIP_WS_URL=wss://… (docs/remote-work.md)")
     return settings, pair
 
 

@@ -14,7 +14,7 @@ const TEXT = {
     "call.route": "Vägen hit", answer: "Svara", hangup: "Lägg på", hold: "Parkera", unhold: "Återta",
     mute: "Stäng av mikrofonen", unmute: "Sätt på mikrofonen", keypad: "Knappsats", transfer: "Koppla vidare",
     "transfer.kind": "Till", "transfer.queue": "en kö", "transfer.nurse": "en kollega",
-    "transfer.external": "ett externt nummer", "transfer.target": "Mål", "transfer.go": "Koppla",
+    "transfer.external": "ett externt nummer", "transfer.target": "Mål", "transfer.go": "Koppla", "transfer.number": "Nummer (+46…)",
     advice: "Rådgivningsstöd", "advice.soon": "Sökning på kontaktorsak, samtalets faser, journalanteckning och hänvisning visas här under samtalet.",
     queues: "Köer", "q.region": "Region", "q.waiting": "Väntar", "q.longest": "Längsta väntan",
     "q.estimate": "Beräknad väntan", "q.ready": "Redo", "q.staffed": "Bemannade", today: "Mina statusbyten i dag",
@@ -41,7 +41,7 @@ const TEXT = {
     "call.language": "Language", "call.menu": "Menu choices", "call.wait": "Waited", "call.route": "Route",
     answer: "Answer", hangup: "Hang up", hold: "Hold", unhold: "Resume", mute: "Mute", unmute: "Unmute",
     keypad: "Keypad", transfer: "Transfer", "transfer.kind": "To", "transfer.queue": "a queue",
-    "transfer.nurse": "a colleague", "transfer.external": "an external number", "transfer.target": "Target",
+    "transfer.nurse": "a colleague", "transfer.external": "an external number", "transfer.target": "Target", "transfer.number": "Number (+46…)",
     "transfer.go": "Transfer", advice: "Advice support",
     "advice.soon": "Search by contact reason, the call's phases, the journal note and the referral appear here during the call.",
     queues: "Queues", "q.region": "Region", "q.waiting": "Waiting", "q.longest": "Longest wait",
@@ -86,9 +86,17 @@ function applyLanguage() {
   renderPhone();
 }
 
+const spoken = [];
 function announce(text) {
-  $("announcer").textContent = "";
-  setTimeout(() => { $("announcer").textContent = text; }, 50);
+  // One at a time: a screen reader drops a live-region text replaced within moments.
+  spoken.push(text);
+  if (spoken.length === 1) speakNext();
+}
+
+function speakNext() {
+  if (!spoken.length) return;
+  $("announcer").textContent = spoken[0];
+  setTimeout(() => { spoken.shift(); speakNext(); }, 1500);
 }
 
 function showError(message) {
@@ -108,7 +116,11 @@ function duration(seconds) {
   return s < 60 ? `${s} ${t("seconds")}` : `${Math.floor(s / 60)} ${t("minutes")} ${s % 60} ${t("seconds")}`;
 }
 
-async function api(method, path, body) {
+function inCall() {
+  return Boolean(ui.phone && ui.phone.inCall);
+}
+
+async function api(method, path, body, retried = false) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET") headers["X-CSRF-Token"] = ui.csrf;
@@ -116,10 +128,22 @@ async function api(method, path, body) {
     method, headers, credentials: "same-origin", body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401) {
-    location.href = "/login?next=/desktop";
-    throw new Error("not logged in");
+    // Never navigate away during a call: leaving the page would hang up the caller. She logs in again in
+    // another tab (the banner's link) and the call goes on.
+    ui.sessionEnded = true;
+    renderPhone();
+    if (!inCall()) location.href = "/login?next=/desktop";
+    throw new Error(t("warn.session"));
   }
   const data = await response.json().catch(() => ({}));
+  if (response.status === 403 && data.error === "csrf_failed" && !retried) {
+    // She logged in again in another tab: the session (and its token) is new.
+    const who = await api("GET", "/api/v1/me");
+    ui.csrf = who.csrf_token || "";
+    $("logout-csrf").value = ui.csrf;
+    ui.sessionEnded = false;
+    return api(method, path, body, true);
+  }
   if (!response.ok) {
     const error = new Error(data.detail || `${response.status} ${response.statusText}`);
     error.status = response.status;
@@ -180,10 +204,12 @@ function setPresence(presence) {
     announce(`${t("presence")}: ${stateLabel(presence)}`);
     loadToday();
   }
-  if (presence.state !== "offered" && presence.state !== "on_call" && !(ui.phone && ui.phone.inCall)) {
+  if (presence.state !== "offered" && presence.state !== "on_call" && !inCall()) {
     ui.call = null;
   } else if (!ui.call || ui.call.call_id !== presence.call_id) {
     loadCall();
+  } else {
+    ui.call.state = presence.state;
   }
   renderCall();
 }
@@ -208,7 +234,8 @@ async function loadToday() {
 async function loadCall() {
   try {
     const data = await api("GET", "/api/v1/desktop/call");
-    if (data.call) ui.call = data.call;
+    const current = ui.presence && ui.presence.call_id;
+    if (data.call && (data.call.call_id === current || inCall())) ui.call = data.call;
     renderCall();
   } catch (err) {
     showError(err.message);
@@ -219,9 +246,22 @@ function renderCall() {
   const c = ui.call;
   const phone = ui.phone;
   const inCall = Boolean(phone && phone.inCall);
+  if ((c ? c.call_id : null) !== ui.shownCall) {
+    // Another call (or none): nothing of the previous one stays on screen.
+    ui.shownCall = c ? c.call_id : null;
+    $("transfer-box").open = false;
+    $("keypad-box").open = false;
+    $("transfer-number").value = "";
+    $("transfer-target").replaceChildren();
+    showError("");
+  }
   const established = inCall && phone.session.isEstablished();
   $("call").hidden = !c && !inCall;
-  if (c) {
+  if (!c) {
+    for (const id of ["call-number", "call-region", "call-language", "call-menu", "call-wait", "call-route"]) {
+      $(id).textContent = t("none");
+    }
+  } else {
     $("call-number").textContent = c.caller_display || c.caller_number || t("unknown");
     $("call-region").textContent = c.caller_region_name
       ? (c.region_name && c.region_name !== c.caller_region_name ? `${c.caller_region_name} (${c.region_name})` : c.caller_region_name)
@@ -241,12 +281,12 @@ function renderCall() {
   $("hangup").disabled = !inCall;
   $("hold").disabled = !established;
   $("mute").disabled = !established;
-  $("hold").textContent = phone && phone.onHold ? t("unhold") : t("hold");
   $("hold").setAttribute("aria-pressed", String(Boolean(phone && phone.onHold)));
-  $("mute").textContent = phone && phone.muted ? t("unmute") : t("mute");
   $("mute").setAttribute("aria-pressed", String(Boolean(phone && phone.muted)));
   for (const key of document.querySelectorAll("#keypad .key")) key.disabled = !established;
-  $("transfer-box").hidden = !established;
+  // A desk-phone nurse talks on her phone; she still transfers from here.
+  const talking = established || (ui.phoneKind !== "ws" && c && c.state === "on_call");
+  $("transfer-box").hidden = !talking;
   $("advice-slot").dataset.call = c ? c.call_id : "";
 }
 
@@ -404,18 +444,25 @@ async function transfer(event) {
   const kind = $("transfer-kind").value;
   const target = kind === "external" ? $("transfer-number").value.trim() : $("transfer-target").value;
   if (!target) return;
+  const button = $("transfer").querySelector("button[type=submit]");
+  button.disabled = true;
   try {
     await api("POST", "/api/v1/desktop/call/transfer", { kind, target });
     announce(t("transferred"));
     $("transfer-box").open = false;
   } catch (err) {
     showError(err.message);
+  } finally {
+    button.disabled = false;
   }
 }
 
 // -- start ------------------------------------------------------------------------------------------------
 
 function wire() {
+  window.addEventListener("beforeunload", (e) => {
+    if (inCall()) e.preventDefault(); // leaving the page would hang up the caller
+  });
   $("lang").addEventListener("click", () => {
     ui.lang = ui.lang === "sv" ? "en" : "sv";
     localStorage.setItem("vardlinje.lang", ui.lang);

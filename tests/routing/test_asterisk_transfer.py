@@ -7,7 +7,6 @@ phone rings and answers; A's leg is hung up and she is in wrap-up. A's phone put
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,8 +24,6 @@ from agents.presence import PauseReason, State
 from calls import service as calls
 from calls.models import Call
 from ivr.calls import IvrHandler
-from ivr.flow import FlowEnv
-from ivr.model import Menu, Prompt
 from ivr.waiting import Play
 from routing.asterisk import OfferDriver
 from routing.control import CallControl, Transferred
@@ -45,8 +42,7 @@ from telephony.sipp import _REPLY_HEADERS, PHONE_ANSWERS, PHONE_NEVER_ANSWERS, S
 from vardlinje.db import Database
 from vardlinje.migrate import upgrade
 
-from ..ivr.test_flow import Env
-from .test_asterisk_offer import PHONE_IP, NursePhone
+from .test_asterisk_offer import PHONE_IP, Directory, NursePhone, _free_port
 
 pytestmark = pytest.mark.asterisk
 
@@ -162,33 +158,6 @@ PHONE_HOLDS = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
 """
 
 
-@dataclass
-class Directory:
-    def resolve(self, dialled: str, caller: str) -> str | None:
-        return "01"
-
-    def region_for_code(self, digits: str) -> str | None:
-        return None
-
-    def menu(self, region: str) -> Menu:
-        return Menu.model_validate(MENU)
-
-    def env(self, region: str) -> FlowEnv:
-        return Env(True)
-
-    def version(self, region: str) -> int | None:
-        return 1
-
-    def region_prompt(self) -> tuple[Prompt, Prompt | None, float, int]:
-        return Prompt(text={"sv": "Knappa in länskoden"}), None, 4.0, 0
-
-
-def _free_port(ip: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((ip, 0))
-        return int(s.getsockname()[1])
-
-
 class Phone(NursePhone):
     """A nurse phone with its own sipp control port (two phones run at once here)."""
 
@@ -285,7 +254,7 @@ async def rig(asterisk: PrivateAsterisk, redis_url: str, sipp: str, tmp_path: Pa
             routers.append(EngineRouter(engine, db, clock, player_for))
             return routers[0]
 
-        handler = IvrHandler(ari, db, prompts, Directory(), send_sms, clock, router=make_router)
+        handler = IvrHandler(ari, db, prompts, Directory(MENU), send_sms, clock, router=make_router)
         driver = OfferDriver(ari, engine, routers[0], db, clock, lambda nurse_id: nurse_id, ring_seconds=4)
         routed = RoutedCallHandler(handler, driver)
         for phone in (a, b):

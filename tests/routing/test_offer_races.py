@@ -116,3 +116,20 @@ async def test_a_failing_database_never_strands_an_offer(db: Database) -> None:
     assert nurse is not None and nurse.state is State.PAUSED and nurse.reason is PauseReason.MISSED_OFFER
     assert [c.call_id for c in (await store.snapshot()).calls] == [call_id]
     assert await store.get_offer(call_id) is None
+
+
+async def test_a_caller_queued_again_keeps_the_first_entry_and_the_more_urgent_priority(db: Database) -> None:
+    """A caller whose external transfer failed is queued again by the IVR with a fresh request: the wait
+    that counts is still the first queue entry, and a less urgent default never lowers their priority."""
+    store = MemoryStore()
+    engine = RoutingEngine(store, RoutingRules())
+    clock = [T0]
+    router = EngineRouter(engine, db, lambda: clock[0], lambda _channel: None)
+    record = await db.run(lambda s: calls.open_call(s, channel_id="caller-1", linkedid="caller-1", at=T0))
+    await router.enqueue(RouteRequest(call_id=record.id, channel_id="caller-1", region="01", priority=2))
+    clock[0] = T0 + timedelta(minutes=4)
+    await router.enqueue(RouteRequest(call_id=record.id, channel_id="caller-1", region="01", priority=5))
+    waiting = await store.get_call(record.id)
+    assert waiting is not None
+    assert waiting.entered_at == T0 and waiting.priority == 2, waiting
+    assert router.entered_at(record.id) == T0

@@ -93,10 +93,13 @@ def test_external_numbers_are_normalised_to_e164(raw: str, expected: str) -> Non
     ("+4670123", "bad_number"),  # too short to be valid
     ("+46abc", "bad_number"),
     ("+46900123456", "premium_number"),  # the caller would pay
+    ("+4721234567", "foreign_number"),  # a valid Norwegian number: the trunk would pay abroad
+    ("+881612345678", "foreign_number"),  # satellite
     ("+" + "4" * 30, "bad_number"),
 ])
 def test_bad_external_numbers_are_refused(raw: str, error: str) -> None:
-    """National form, short codes, invalid and premium-rate numbers: a 400 with the reason, never dialled."""
+    """National form, short codes, invalid, foreign and premium-rate numbers: a 400 with the reason, never
+    dialled."""
     refused = external_number(raw)
     assert isinstance(refused, Refusal) and (refused.status, refused.error) == (400, error), refused
 
