@@ -7,7 +7,7 @@ menu give the choices in words. `call_context` reads the record (SQL) and is the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,28 +43,33 @@ def display_number(number: str) -> str:
     return phonenumbers.format_number(parsed, fmt)
 
 
-def menu_choices(menu: Menu | None, path: list[str]) -> list[dict[str, str]]:
+NO_CHOICE = {"timeout": "inget val", "invalid": "ogiltigt val", "-": "inget val"}
+
+
+def menu_choices(menu: Menu | None, path: list[str],
+                 queue_names: Mapping[str, str] | None = None) -> list[dict[str, str]]:
     """The caller's choices in words: `[{"node", "keys", "label"}]` for menu and language choices and the
-    queue reached; path entries the menu does not explain keep their raw keys."""
+    queue reached (by its name in `queue_names`); path entries the menu does not explain keep their raw keys."""
     choices: list[dict[str, str]] = []
     nodes = menu.nodes if menu is not None else {}
+    names = queue_names or {}
     for entry in path:
         node_id, sep, value = entry.partition("=")
         node = nodes.get(node_id)
         if not sep:
             if isinstance(node, QueueNode):
-                choices.append({"node": node_id, "keys": "", "label": f"kö: {node.queue}"})
+                choices.append({"node": node_id, "keys": "", "label": f"kö: {names.get(node.queue, node.queue)}"})
             continue
         keys, _, language = value.partition(":")
-        if isinstance(node, LanguageNode):
+        if keys in NO_CHOICE and not isinstance(node, LanguageNode):
+            choices.append({"node": node_id, "keys": keys, "label": NO_CHOICE[keys]})
+        elif isinstance(node, LanguageNode):
             lang = language or keys
             choices.append({"node": node_id, "keys": keys, "label": f"språk: {LANGUAGE_SV.get(lang, lang)}"})
         elif isinstance(node, MenuNode):
             option = node.options.get(keys)
             label = option.label if option is not None and option.label else keys
             choices.append({"node": node_id, "keys": keys, "label": label})
-        elif keys in ("timeout", "invalid", "-"):
-            choices.append({"node": node_id, "keys": keys, "label": "inget val" if keys != "invalid" else "ogiltigt val"})
     return choices
 
 
@@ -74,7 +79,8 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value.tzinfo is not None else value.isoformat() + "+00:00"
 
 
-def read_call(s: Session, call_id: str, menu_for: Callable[[str], Menu | None]) -> dict[str, Any]:
+def read_call(s: Session, call_id: str, menu_for: Callable[[str], Menu | None],
+              queue_names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The call record's part of the desktop's call view (empty when the record is gone)."""
     call = s.get(Call, call_id)
     if call is None:
@@ -95,6 +101,6 @@ def read_call(s: Session, call_id: str, menu_for: Callable[[str], Menu | None]) 
         "region_name": region_name(region if isinstance(region, str) else None),
         "queue": request.get("queue"),
         "language_sv": LANGUAGE_SV.get(language, language),
-        "menu_choices": menu_choices(menu_for(menu_region) if menu_region else None, path),
+        "menu_choices": menu_choices(menu_for(menu_region) if menu_region else None, path, queue_names),
         "started_at": _iso(call.started_at),
     }

@@ -108,6 +108,7 @@ class DesktopConfig:
     poll_seconds: float = 1.0  # how often a connection looks at the store besides routing's events
     queue_seconds: float = 3.0  # how often the queue overview is pushed
     session_check_seconds: float = 30.0  # how often a WebSocket checks that its session still lives
+    beat_seconds: float = 5.0  # how often an open, pong-answering desktop socket renews her heartbeat
     heartbeat_key: str = HEARTBEAT_KEY
     clock: Callable[[], datetime] | None = None  # None: routing's clock, else the wall clock
     #: Whether this instance leads (routes and rings). None: the telephony's lease; leader without telephony.
@@ -381,8 +382,18 @@ def _context(app: web.Application) -> CallContext:
         except (RuntimeError, KeyError, LookupError):
             return None
 
+    def queue_names() -> dict[str, str]:
+        admin = app.get(CONFIG_ADMIN)
+        if admin is None or admin.live is None:
+            return {}
+        try:
+            return {q: d.name for q, d in admin.live.directory.national.queues.items()}
+        except RuntimeError:
+            return {}
+
     async def context(call_id: str) -> dict[str, Any]:
-        return await db.run(lambda s: read_call(s, call_id, menu_for))
+        names = queue_names()
+        return await db.run(lambda s: read_call(s, call_id, menu_for, names))
 
     return context
 
@@ -620,7 +631,8 @@ async def _desktop_ctx(app: web.Application) -> AsyncIterator[None]:
     state.liveness = Liveness(live, app[REDIS], key=config.heartbeat_key, grace_seconds=config.grace_seconds,
                               sweep_seconds=config.sweep_seconds, is_leader=lambda: _leads(app))
     state.hub = DesktopHub(live, state.liveness, poll_seconds=config.poll_seconds, queue_seconds=config.queue_seconds,
-                           session_check_seconds=config.session_check_seconds, context=_context(app))
+                           session_check_seconds=config.session_check_seconds, context=_context(app),
+                           beat_seconds=config.beat_seconds)
     state.hub.attach()
     stop = asyncio.Event()
     tasks = [asyncio.create_task(state.hub.run(stop), name="desktop-queues"),
@@ -647,14 +659,15 @@ async def _close_sockets(app: web.Application) -> None:
 def setup_desktop(app: web.Application, *, grace_seconds: float = 30.0, sweep_seconds: float = 5.0,
                   poll_seconds: float = 1.0, queue_seconds: float = 3.0, session_check_seconds: float = 30.0,
                   heartbeat_key: str = HEARTBEAT_KEY, clock: Callable[[], datetime] | None = None,
-                  is_leader: Callable[[], bool] | None = None) -> None:
+                  is_leader: Callable[[], bool] | None = None, beat_seconds: float = 5.0) -> None:
     """Add the desktop's and the supervisor's routes; when the app carries ROUTING at start-up, the WebSocket
     hub and the liveness sweep run with it (cleanup_ctx). Identity must be set up (SETTINGS, DB, REDIS).
     `is_leader` (tests, simulations): whether this instance routes; by default the telephony's lease."""
     app[DESKTOP] = DesktopState(DesktopConfig(grace_seconds=grace_seconds, sweep_seconds=sweep_seconds,
                                               poll_seconds=poll_seconds, queue_seconds=queue_seconds,
                                               session_check_seconds=session_check_seconds,
-                                              heartbeat_key=heartbeat_key, clock=clock, is_leader=is_leader))
+                                              heartbeat_key=heartbeat_key, clock=clock, is_leader=is_leader,
+                                              beat_seconds=beat_seconds))
     app.cleanup_ctx.append(_desktop_ctx)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/", pages.home)

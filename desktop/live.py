@@ -56,6 +56,8 @@ PAUSE_WHEN_STALE = frozenset({State.READY, State.WRAP_UP})
 BUSY = frozenset({State.OFFERED, State.ON_CALL})
 SESSION_ENDED_CLOSE = 4401
 CLOSE_TIMEOUT = 2.0  # seconds a closing socket waits for the browser's close frame
+PROTOCOL_PING_SECONDS = 10.0  # WebSocket ping frames; no pong within half of it closes the socket
+BEAT_SECONDS = 5.0  # while her socket is open and answering, her heartbeat is written this often
 CONTEXT_TIMEOUT = 1.0  # seconds the offer waits for the call record before it goes without
 
 
@@ -336,9 +338,10 @@ class DesktopHub:
 
     def __init__(self, live: LiveRouting, liveness: Liveness | None = None, *, poll_seconds: float = 1.0,
                  queue_seconds: float = 3.0, session_check_seconds: float = 30.0,
-                 context: CallContext | None = None) -> None:
+                 context: CallContext | None = None, beat_seconds: float = BEAT_SECONDS) -> None:
         self.live = live
         self.context = context
+        self.beat_seconds = beat_seconds
         self.liveness = liveness
         self.poll_seconds = poll_seconds
         self.queue_seconds = queue_seconds
@@ -399,8 +402,10 @@ class DesktopHub:
 
     async def serve(self, request: web.Request, nurse_id: str, regions: Iterable[str],
                     session_alive: SessionCheck) -> web.WebSocketResponse:
-        # A short close timeout: a vanished browser never answers the close handshake.
-        ws = web.WebSocketResponse(heartbeat=None, max_msg_size=4096, timeout=CLOSE_TIMEOUT)
+        # Protocol pings: the browser's network stack answers them even when the page's timers are throttled
+        # (a desktop in a background tab while she writes in the journal), and a connection that stops
+        # answering is closed. A short close timeout: a vanished browser never answers the close handshake.
+        ws = web.WebSocketResponse(heartbeat=PROTOCOL_PING_SECONDS, max_msg_size=4096, timeout=CLOSE_TIMEOUT)
         await ws.prepare(request)
         conn = Connection(ws, nurse_id, tuple(regions), session_alive)
         self.connections.setdefault(nurse_id, set()).add(conn)
@@ -442,9 +447,14 @@ class DesktopHub:
 
     async def _push(self, conn: Connection) -> None:
         loop = asyncio.get_running_loop()
-        checked = loop.time()
+        checked = beaten = loop.time()
         while not conn.ws.closed:
             try:
+                if loop.time() - beaten >= self.beat_seconds:
+                    # Her socket is open and answers the protocol pings: she is there, whether or not her
+                    # page's own pings (throttled in a background tab) arrive in time.
+                    beaten = loop.time()
+                    await self._beat(conn.nurse_id)
                 await self._presence(conn)
                 if conn.queues is not None:
                     queues, conn.queues = conn.queues, None

@@ -42,7 +42,8 @@ def run() -> None:
 
 @main.command()
 @click.argument("number", default="1177")
-@click.option("--caller", default="+46701234567", show_default=True, help="the caller's number")
+@click.option("--caller", default="+46812345678", show_default=True,
+              help="the caller's number (default: a Stockholm number, so the call is region 01's)")
 @click.option("--keys", default="", help="keys to press in order, comma-separated, e.g. 1,2,2")
 @click.option("--hold", type=float, default=None,
               help="seconds to stay on after the last key, then hang up; default: stay until the far end hangs up "

@@ -188,3 +188,20 @@ async def test_an_ended_session_closes_the_websocket_but_not_her_call(rig: Rig) 
     assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED) and ws.close_code == 4401
     stored = await rig.live.store.get_nurse(rig.endpoints["nora"])
     assert stored is not None and stored.state is State.ON_CALL and stored.call_id == "c1"
+
+
+async def test_an_open_desktop_keeps_her_alive_without_page_pings(template: Template, tmp_path: Path,
+                                                                 redis_url: str) -> None:
+    """A desktop in a background tab: the browser throttles the page's own pings, but its socket is open and
+    answers the server's protocol pings, so her heartbeat is renewed and she is not paused; once the socket
+    is gone she is."""
+    async with build_rig(template.copy(tmp_path), redis_url, seeded=template, beat_seconds=0.05) as rig:
+        await rig.presence("nora", Event.LOGIN)
+        await rig.presence("nora", Event.READY)
+        _client, _csrf, ws = await open_desktop(rig, "nora")  # never sends {"type": "ping"}
+        rig.clock.advance(31)
+        await asyncio.sleep(0.5)  # a few server beats at the advanced time
+        assert await liveness(rig).sweep(rig.clock()) == []
+        await ws.close()
+        rig.clock.advance(31)
+        assert await liveness(rig).sweep(rig.clock()) == [rig.endpoints["nora"]]
