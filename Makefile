@@ -15,5 +15,7 @@ lint: setup
 typecheck: setup
 	.venv/bin/mypy $(PACKAGES)
 
+# Two workers: most integration tests wait on real calls (prompts, ring times), so two halve the wall time
+# even on two cores; every test starts its own ports and Asterisk run directory.
 test: setup lint typecheck
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2
