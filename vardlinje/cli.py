@@ -97,6 +97,7 @@ def db_current() -> None:
 
 
 def _register_commands() -> None:
+    from advice.cli import advice_group
     from agents.cli import nurse_group
     from config.cli import config_group
     from identity.cli import user_group
@@ -112,6 +113,7 @@ def _register_commands() -> None:
     main.add_command(nurse_group)
     routing_group.add_command(crisis_group)  # vardlinje routing crisis … (docs/crisis.md)
     main.add_command(routing_group)
+    main.add_command(advice_group)
 
 
 _register_commands()
