@@ -84,7 +84,7 @@ def main() -> None:
     build_s = time.perf_counter() - start
     small = SearchIndex.build(shipped)
     # The index is built once and lives as long as the process: moved out of the collector's reach, so a
-    # full collection never walks its 100,000s of objects in the middle of a keystroke (the app does the same).
+    # full collection never walks its 100,000s of objects in the middle of a keystroke (the search API is to do the same).
     gc.collect()
     gc.freeze()
     big_times, small_times = timed(big, queries), timed(small, queries)
