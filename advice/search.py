@@ -63,6 +63,7 @@ SIGN_WEIGHT = 0.25  # words of the levels' signs: context, not the reason itself
 LOOSE_WEIGHT = 0.5  # a document word matched outside any whole phrase
 FUZZY_FACTOR = 0.7  # a typo-matched word counts less
 COMMON_SHARE = 0.3  # a word in more than this share of the documents scores only inside whole phrases
+# (unless the query has nothing else: the first word typed, "ont", still lists documents)
 LINKS = ("s", "e", "a", "o", "u")
 #: Verb endings tried, longest first, when the stemmer's form is unknown (deponent -s verbs, past tense,
 #: supine, present): kräk|ts, kräk|tes, blö|dde, svullna|de, kli|ar.
@@ -275,9 +276,10 @@ class SearchIndex:
         for i, sets in per_set.items():
             scores[i] += sum(sets.values())
         common = COMMON_SHARE * len(self.docs)
+        skipped = [s for s in stems if len(self.doc_by_stem.get(s, ())) > common]
         for s, weight in stems.items():
             idf = self.idf.get(s, 1.0) * weight
-            if len(self.doc_by_stem.get(s, ())) > common:
+            if s in skipped and (scores or len(skipped) < len(stems)):
                 continue  # a word in most documents ("ont") tells them apart only inside whole phrases
             for i in self.doc_by_stem.get(s, ()):
                 if s not in covered.get(i, ()):

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 from redis.asyncio import Redis
 
+from advice.http import setup_advice
 from config.http import setup_config_admin
 from config.live import LiveConfig
 from desktop.http import setup_desktop
@@ -68,6 +69,7 @@ def create_app(
     # The crisis switch's API exists in every app; the running system follows it (vardlinje.runner).
     setup_crisis_admin(app, CrisisSwitch(db, redis))
     setup_desktop(app)  # the nurse desktop's and the supervisors' APIs and WebSocket
+    setup_advice(app)  # decision-support search and documents (the shipped content, validated at start)
     return app
 
 
