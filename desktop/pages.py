@@ -165,8 +165,18 @@ def desktop_html(display_name: str) -> str:
 </section>
 <section id="advice" aria-labelledby="h-advice" class="card advice">
   <h2 id="h-advice" data-i18n="advice">Rådgivningsstöd</h2>
-  <p class="muted" data-i18n="advice.soon">Sökning på kontaktorsak, samtalets faser, journalanteckning och
-     hänvisning visas här under samtalet.</p>
+  <label for="advice-q" data-i18n="advice.search">Sök kontaktorsak (det uppringaren säger)</label>
+  <input id="advice-q" type="search" autocomplete="off" spellcheck="false" placeholder="t.ex. ont i magen"
+         aria-controls="advice-hits">
+  <ul id="advice-hits" class="hits" aria-live="polite"></ul>
+  <article id="advice-doc" hidden aria-labelledby="advice-title">
+    <h3 id="advice-title" tabindex="-1"></h3>
+    <p id="advice-meta" class="muted"></p>
+    <div id="advice-levels"></div>
+    <h4 id="advice-selfcare-h" data-i18n="advice.selfcare">Egenvårdsråd</h4>
+    <ul id="advice-selfcare"></ul>
+  </article>
+  <p id="advice-saved" role="status"></p>
   <div id="advice-slot" data-call=""></div>
 </section>
 <section id="queues" aria-labelledby="h-queues" class="card">

@@ -15,7 +15,10 @@ const TEXT = {
     mute: "Stäng av mikrofonen", unmute: "Sätt på mikrofonen", keypad: "Knappsats", transfer: "Koppla vidare",
     "transfer.kind": "Till", "transfer.queue": "en kö", "transfer.nurse": "en kollega",
     "transfer.external": "ett externt nummer", "transfer.target": "Mål", "transfer.go": "Koppla", "transfer.number": "Nummer (+46…)",
-    advice: "Rådgivningsstöd", "advice.soon": "Sökning på kontaktorsak, samtalets faser, journalanteckning och hänvisning visas här under samtalet.",
+    advice: "Rådgivningsstöd", "advice.search": "Sök kontaktorsak (det uppringaren säger)",
+    "advice.selfcare": "Egenvårdsråd", "advice.choose": "Välj nivå", "advice.saved": "Bedömning sparad",
+    "advice.nocall": "Inget samtal att spara bedömningen på", "advice.demo": "Demonstrationsinnehåll",
+    "advice.signs": "Tecken", "advice.questions": "Fråga", "advice.units": "Vårdnivå", "advice.none": "Inga träffar",
     queues: "Köer", "q.region": "Region", "q.waiting": "Väntar", "q.longest": "Längsta väntan",
     "q.estimate": "Beräknad väntan", "q.ready": "Redo", "q.staffed": "Bemannade", today: "Mina statusbyten i dag",
     devices: "Ljud", microphone: "Mikrofon", speaker: "Högtalare",
@@ -42,8 +45,10 @@ const TEXT = {
     answer: "Answer", hangup: "Hang up", hold: "Hold", unhold: "Resume", mute: "Mute", unmute: "Unmute",
     keypad: "Keypad", transfer: "Transfer", "transfer.kind": "To", "transfer.queue": "a queue",
     "transfer.nurse": "a colleague", "transfer.external": "an external number", "transfer.target": "Target", "transfer.number": "Number (+46…)",
-    "transfer.go": "Transfer", advice: "Advice support",
-    "advice.soon": "Search by contact reason, the call's phases, the journal note and the referral appear here during the call.",
+    "transfer.go": "Transfer", advice: "Advice support", "advice.search": "Search contact reason (the caller's words)",
+    "advice.selfcare": "Self-care advice", "advice.choose": "Choose level", "advice.saved": "Assessment saved",
+    "advice.nocall": "No call to save the assessment on", "advice.demo": "Demonstration content",
+    "advice.signs": "Signs", "advice.questions": "Ask", "advice.units": "Care", "advice.none": "No matches",
     queues: "Queues", "q.region": "Region", "q.waiting": "Waiting", "q.longest": "Longest wait",
     "q.estimate": "Estimated wait", "q.ready": "Ready", "q.staffed": "Staffed", today: "My status changes today",
     devices: "Audio", microphone: "Microphone", speaker: "Speaker", ringing: "ringing", talking: "in progress",
@@ -288,6 +293,7 @@ function renderCall() {
   const talking = established || (ui.phoneKind !== "ws" && c && c.state === "on_call");
   $("transfer-box").hidden = !talking;
   $("advice-slot").dataset.call = c ? c.call_id : "";
+  if (c) ui.lastCall = c.call_id; // wrap-up: her assessment still belongs to the call she just had
 }
 
 // -- the phone --------------------------------------------------------------------------------------------
@@ -418,6 +424,84 @@ function renderQueues(queues) {
   $("queue-rows").replaceChildren(...rows);
 }
 
+// -- advice support ---------------------------------------------------------------------------------------
+
+let adviceTimer = null;
+let adviceSeq = 0;
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined) node.textContent = text;
+  if (cls) node.className = cls;
+  return node;
+}
+
+async function adviceSearch() {
+  const q = $("advice-q").value.trim();
+  const seq = ++adviceSeq; // a slow answer to an older keystroke must not overwrite a newer one
+  if (!q) { $("advice-hits").replaceChildren(); return; }
+  try {
+    const data = await api("GET", `/api/v1/advice/search?q=${encodeURIComponent(q)}&limit=6`);
+    if (seq !== adviceSeq) return;
+    const items = data.hits.map((h) => {
+      const item = el("li");
+      const button = el("button", h.title, "hit");
+      button.type = "button";
+      button.dataset.doc = h.id;
+      button.addEventListener("click", () => openDocument(h.id));
+      item.append(button);
+      if (h.matched.length) item.append(" ", el("mark", h.matched.slice(0, 2).join(", ")));
+      return item;
+    });
+    $("advice-hits").replaceChildren(...(items.length ? items : [el("li", t("advice.none"))]));
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function openDocument(id) {
+  try {
+    const doc = await api("GET", `/api/v1/advice/documents/${encodeURIComponent(id)}`);
+    $("advice-title").textContent = doc.title;
+    $("advice-meta").textContent = `${doc.demo ? t("advice.demo") + " · " : ""}v${doc.version} · ${doc.reviewed_by}`;
+    $("advice-levels").replaceChildren(...doc.levels.map((level) => {
+      const box = el("section", undefined, "level");
+      box.dataset.urgency = level.urgency;
+      box.append(el("h4", level.urgency_sv), el("p", level.disposition_sv, "muted"));
+      box.append(el("p", t("advice.signs"), "label"), Object.assign(el("ul"), {}));
+      box.lastChild.append(...level.signs.map((sign) => el("li", sign)));
+      if (level.questions.length) {
+        box.append(el("p", t("advice.questions"), "label"), el("ul"));
+        box.lastChild.append(...level.questions.map((q) => el("li", q)));
+      }
+      box.append(el("p", `${t("advice.units")}: ${level.care_units.map((u) => u.name_sv).join(", ")}`, "muted"));
+      const choose = el("button", `${t("advice.choose")}: ${level.urgency_sv}`, "choose");
+      choose.type = "button";
+      choose.addEventListener("click", () => assess(doc, level));
+      box.append(choose);
+      return box;
+    }));
+    $("advice-selfcare").replaceChildren(...doc.self_care.map((advice) => el("li", advice)));
+    $("advice-selfcare").hidden = $("advice-selfcare-h").hidden = !doc.self_care.length;
+    $("advice-doc").hidden = false;
+    $("advice-title").focus?.();
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function assess(doc, level) {
+  const callId = (ui.call && ui.call.call_id) || ui.lastCall;
+  if (!callId) { showError(t("advice.nocall")); return; }
+  try {
+    const saved = await api("POST", "/api/v1/advice/assessments",
+      { call_id: callId, document_id: doc.id, urgency: level.urgency });
+    $("advice-saved").textContent = `${t("advice.saved")}: ${saved.title} · ${saved.urgency_sv}`;
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
 // -- transfer ---------------------------------------------------------------------------------------------
 
 async function loadTargets() {
@@ -498,6 +582,10 @@ function wire() {
   $("transfer-box").addEventListener("toggle", () => $("transfer-box").open && loadTargets());
   $("transfer-kind").addEventListener("change", loadTargets);
   $("transfer").addEventListener("submit", transfer);
+  $("advice-q").addEventListener("input", () => {
+    clearTimeout(adviceTimer);
+    adviceTimer = setTimeout(adviceSearch, 120);
+  });
   $("microphone").addEventListener("change", (e) => {
     localStorage.setItem("vardlinje.microphone", e.target.value);
     if (ui.phone) ui.phone.setMicrophone(e.target.value);

@@ -88,3 +88,40 @@ async def test_only_staff_and_tokens_with_the_scope(client: Client, database: Da
     assert refused.status == 403 and (await refused.json())["error"] == "insufficient_scope"
     allowed = await client.get("/api/v1/advice/documents/feber-barn", headers={"Authorization": f"Bearer {advice}"})
     assert allowed.status == 200
+
+
+async def test_the_nurse_who_answered_records_her_assessment_on_the_call(client: Client, database: Database,
+                                                                        people: Seed) -> None:
+    """Choosing a level writes `advice.assessed` (contact reason, urgency, the document's version) on the call
+    record; a level the document lacks, another nurse's call or an unknown call is refused and writes nothing."""
+    from agents.service import create_nurse
+    from calls import service as calls
+
+    def setup(s):  # type: ignore[no-untyped-def]
+        nurse = create_nurse(s, get_user(s, people.nurse_id), "01", {"triage": 2}, vocabulary={"triage": 3}, at=T0)
+        mine = calls.open_call(s, channel_id="c-1", linkedid="c-1", at=T0)
+        calls.append(s, mine.id, "offer.answered", T0, data={"nurse": nurse.endpoint})
+        other = calls.open_call(s, channel_id="c-2", linkedid="c-2", at=T0)
+        calls.append(s, other.id, "offer.answered", T0, data={"nurse": "nurse-999"})
+        return mine.id, other.id
+
+    mine, other = database.run_sync(setup)
+    csrf = await login(client, "anna")
+    headers = {"X-CSRF-Token": csrf}
+
+    async def post(body: dict[str, str]) -> tuple[int, dict[str, str]]:
+        resp = await client.post("/api/v1/advice/assessments", json=body, headers=headers)
+        return resp.status, await resp.json()
+
+    status, saved = await post({"call_id": mine, "document_id": "brostsmarta", "urgency": "112"})
+    assert status == 201 and saved["urgency_sv"] == "Akut: ring 112" and saved["contact_reason"] == "brostsmarta"
+    assert (await post({"call_id": mine, "document_id": "brostsmarta", "urgency": "egenvard"}))[1]["error"] == "bad_urgency"
+    assert (await post({"call_id": other, "document_id": "hosta", "urgency": "akut"}))[1]["error"] == "not_your_call"
+    assert (await post({"call_id": "nope", "document_id": "hosta", "urgency": "akut"}))[1]["error"] == "unknown_call"
+    assert (await post({"call_id": mine, "document_id": "hosta"}))[0] == 400
+    recorded = database.run_sync(lambda s: [(e.kind, e.data) for e in calls.events(s, mine)])
+    assessed = [d for k, d in recorded if k == "advice.assessed"]
+    assert len(assessed) == 1 and assessed[0]["urgency"] == "112" and assessed[0]["version"] == 1, recorded
+    no_csrf = await client.post("/api/v1/advice/assessments", json={"call_id": mine, "document_id": "hosta",
+                                                                  "urgency": "akut"})
+    assert no_csrf.status == 403  # no CSRF token: refused before anything else

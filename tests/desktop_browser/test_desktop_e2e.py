@@ -176,6 +176,16 @@ async def test_nurse_logs_in_goes_ready_and_answers_a_real_call_in_the_browser(
         await _wait(page, "document.querySelectorAll('#transfer-target option[value]:not([value=\"\"])').length > 1",
                     "the queues to transfer to")
         assert "Barn och ungdom" in (await page.text_content("#transfer-target") or "")
+        # Advice support: the caller's words find the document; choosing a level goes on the call record.
+        await page.fill("#advice-q", "ont i bröstet")
+        await _wait(page, "document.querySelector('#advice-hits button')?.dataset.doc === 'brostsmarta'",
+                    "the chest-pain document first")
+        await page.click("#advice-hits button")
+        await _wait(page, "!document.getElementById('advice-doc').hidden", "the document")
+        await page.click("#advice-levels .level[data-urgency='112'] button.choose")
+        await _wait(page, "document.getElementById('advice-saved').textContent.includes('Akut: ring 112')",
+                    "the assessment saved")
+        await _wait_for_event(env, "advice.assessed")
 
         result = await asyncio.wait_for(caller, 60)
         assert result.ok, f"sipp: {result.errors or result.output}"
