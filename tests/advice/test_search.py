@@ -12,6 +12,8 @@ from advice.documents import load_directory
 from advice.search import SearchIndex, audience_factor, evaluate_queries, split_compound
 
 DEV = Path(__file__).resolve().parents[2] / "advice" / "queries-dev.tsv"
+#: Written without looking at the search's results and never tuned on: a check of unseen phrasings.
+CHECK = Path(__file__).resolve().parents[2] / "advice" / "queries-check.tsv"
 TOP1_FLOOR = 90.0  # percent; raise it as the search improves, never lower it
 TOP3_FLOOR = 97.5
 
@@ -79,11 +81,14 @@ def test_matched_phrases_are_returned_for_highlighting(index: SearchIndex) -> No
     assert index.search("") == [] and index.search("och i på") == []
 
 
-def test_dev_set_accuracy(index: SearchIndex) -> None:
-    """The 80 lay queries of the dev set: accuracy printed (pytest -s or the report), floors asserted."""
-    with DEV.open(encoding="utf-8") as f:
+@pytest.mark.parametrize("path", [DEV, CHECK], ids=["dev", "check"])
+def test_query_set_accuracy(index: SearchIndex, path: Path) -> None:
+    """The dev set's 80 lay queries and the check set's unseen phrasings: accuracy printed (pytest -s or the
+    report), floors asserted."""
+    with path.open(encoding="utf-8") as f:
         cases = [(r["query"], r["expected_id"]) for r in csv.DictReader(f, delimiter="\t")]
     result = evaluate_queries(index, cases)
-    print(f"\nadvice dev set: {result.total} queries, top-1 {result.top1_percent:.1f} %, "
+    print(f"\nadvice {path.name}: {result.total} queries, top-1 {result.top1_percent:.1f} %, "
           f"top-3 {result.top3_percent:.1f} %; misses: {result.misses}")
-    assert result.top1_percent >= TOP1_FLOOR and result.top3_percent >= TOP3_FLOOR, result
+    top1_floor = TOP1_FLOOR if path == DEV else 80.0
+    assert result.top1_percent >= top1_floor and result.top3_percent >= TOP3_FLOOR, result
