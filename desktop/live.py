@@ -311,6 +311,16 @@ class Liveness:
 
 # --- the WebSocket hub -----------------------------------------------------------------------------------
 
+
+async def close_sockets(sockets: Iterable[web.WebSocketResponse]) -> None:
+    """Close every socket at once (shutdown: the browsers reconnect, to another instance); a browser that does
+    not answer the close handshake is cut after the close timeout."""
+    async def close(ws: web.WebSocketResponse) -> None:
+        with suppress(Exception):
+            await asyncio.wait_for(ws.close(code=1001, message=b"server shutdown"), CLOSE_TIMEOUT + 1)
+
+    await asyncio.gather(*(close(ws) for ws in sockets))
+
 SessionCheck = Callable[[], Awaitable[bool]]
 
 
@@ -389,14 +399,7 @@ class DesktopHub:
                 await asyncio.wait_for(stop.wait(), self.queue_seconds)
 
     async def close_all(self) -> None:
-        """Close every socket at once (shutdown); a browser that does not answer is cut after the close timeout."""
-        conns = [c for group in self.connections.values() for c in group]
-
-        async def close(conn: Connection) -> None:
-            with suppress(Exception):
-                await asyncio.wait_for(conn.ws.close(code=1001, message=b"server shutdown"), CLOSE_TIMEOUT + 1)
-
-        await asyncio.gather(*(close(c) for c in conns))
+        await close_sockets([c.ws for group in self.connections.values() for c in group])
 
     # -- one connection --------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from vardlinje.appkeys import DB, ROUTING, SETTINGS
 from vardlinje.db import Database
 
 from .http import DESKTOP, RegionView, _no_routing, may_supervise, may_view_region, region_view, ws_principal
-from .live import CLOSE_TIMEOUT, SESSION_ENDED_CLOSE
+from .live import CLOSE_TIMEOUT, SESSION_ENDED_CLOSE, close_sockets
 from .pages import STATIC, csp
 
 log = logging.getLogger("vardlinje.desktop.supervisor")
@@ -211,13 +211,7 @@ class SupervisorHub:
 
     async def close_all(self) -> None:
         """Close every socket at once (shutdown); the browsers reconnect (to another instance)."""
-        watchers = [w for group in self.watchers.values() for w in group]
-
-        async def close(watcher: Watcher) -> None:
-            with suppress(Exception):
-                await asyncio.wait_for(watcher.ws.close(code=1001, message=b"server shutdown"), CLOSE_TIMEOUT + 1)
-
-        await asyncio.gather(*(close(w) for w in watchers))
+        await close_sockets([w.ws for group in self.watchers.values() for w in group])
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
 
