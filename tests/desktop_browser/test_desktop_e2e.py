@@ -140,8 +140,11 @@ async def test_nurse_logs_in_goes_ready_and_answers_a_real_call_in_the_browser(
 
         await _wait(page, "!document.getElementById('call').hidden && !document.getElementById('answer').disabled",
                     "the offer with an answer button", 45)
+        # The SIP INVITE and the desktop's `offered` message race: the call's facts follow within moments.
+        await _state(page, "offered")
+        await _wait(page, "document.getElementById('call-number').textContent === '08-123 456 78'",
+                    "the caller's number", 10)
         assert await page.text_content("#state") == "erbjuden ett samtal"
-        assert (await page.text_content("#call-number")) == "08-123 456 78"
         assert "barn" in (await page.text_content("#call-menu") or ""), await page.text_content("#call-menu")
         assert "Stockholm" in (await page.text_content("#call-region") or "")
         assert (await page.text_content("#call-language")) == "svenska"
