@@ -136,7 +136,7 @@ async def test_nurse_logs_in_goes_ready_and_answers_a_real_call_in_the_browser(
     try:
         await _ready(page)
         # Svenska (1), barn (2), 1–17 år (2): the child queue; Anna has triage 2 and barn 2.
-        caller = _call(env, "1,2,2", hang_up_after=22)
+        caller = _call(env, "1,2,2", hang_up_after=40)  # room for every step below, even on a busy machine
 
         await _wait(page, "!document.getElementById('call').hidden && !document.getElementById('answer').disabled",
                     "the offer with an answer button", 45)
