@@ -89,7 +89,7 @@ def test_run_call_doctor_sigkill_and_restart(env: dict[str, str], tmp_path: Path
     assert "anna.nilsson" in banner and "erik.johansson" in banner
 
     # A Stockholm caller presses 1 (svenska) and 2 (barn) and 2 (1-17 år): the child queue.
-    call = subprocess.run([VARDLINJE, "call", "1177", "--caller", "+46812345678", "--keys", "1,2,2", "--hold", "15"],
+    call = subprocess.run([VARDLINJE, "call", "1177", "--caller", "+46812345678", "--keys", "1,2,2", "--hold", "35"],  # peak message 08–10
                           env=env, capture_output=True, text=True, timeout=150, cwd=tmp_path)
     assert call.returncode == 0, call.stdout + call.stderr
     assert "The call was answered" in call.stdout

@@ -136,7 +136,9 @@ async def test_nurse_logs_in_goes_ready_and_answers_a_real_call_in_the_browser(
     try:
         await _ready(page)
         # Svenska (1), barn (2), 1–17 år (2): the child queue; Anna has triage 2 and barn 2.
-        caller = _call(env, "1,2,2", hang_up_after=40)  # room for every step below, even on a busy machine
+        # Room for every step below on a busy machine, and for the Stockholm menu's peak-hours message
+        # (weekdays 08–10, about 12 s before the language choice).
+        caller = _call(env, "1,2,2", hang_up_after=55)
 
         await _wait(page, "!document.getElementById('call').hidden && !document.getElementById('answer').disabled",
                     "the offer with an answer button", 45)
@@ -220,7 +222,7 @@ async def test_a_nurse_who_closes_her_browser_mid_offer_is_skipped_and_the_call_
         await asyncio.sleep(1.0)  # Anna has waited longer: routing offers her the call first
         await _ready(erik)
         # Svenska (1), vuxen (1): the advice queue (triage 2), which both may take.
-        caller = _call(env, "1,1", hang_up_after=45)
+        caller = _call(env, "1,1", hang_up_after=65)
         await _wait(anna, "!document.getElementById('answer').disabled", "Anna's offer", 45)
         await anna_context.close()  # the browser is gone: her phone and her desktop socket with it
 
@@ -245,7 +247,7 @@ async def test_a_nurse_who_closes_her_browser_mid_offer_is_skipped_and_the_call_
         await _state(anna, "paused")
         await anna.click("#presence-actions [data-event=ready]")
         await _state(anna, "ready")
-        second = _call(env, "1,1", hang_up_after=10)
+        second = _call(env, "1,1", hang_up_after=30)
         await _wait(anna, "!document.getElementById('answer').disabled", "the next call to reach Anna", 45)
         await anna.click("#answer")
         await _state(anna, "on_call")

@@ -76,7 +76,7 @@ async def test_stockholm_caller_reaches_the_child_queue(asterisk: PrivateAsteris
     queue with the skills region 01 configures."""
     result = await asyncio.to_thread(place_call, "127.0.0.1", asterisk.config.sip_port, "1177",
                                      caller="+46812345678", keys=[(2.5, "1"), (2.5, "2"), (2.5, "2")],
-                                     hang_up_after=15)
+                                     hang_up_after=35)  # + the weekday 08–10 peak message (≈ 12 s)
     assert result.ok, result.errors
     call = await _ended_call(running)
     assert call.region_id == "01"

@@ -56,7 +56,7 @@ def test_a_real_call_reaches_the_ready_nurse_and_is_bridged(env: dict[str, str],
     phone.listen(PHONE_ANSWERS)
 
     # Svenska (1), barn (2), 1–17 år (2): the child queue, which needs triage 2 and barn 2 — Anna has both.
-    call = _cli(env, tmp_path, "call", "1177", "--caller", "+46812345678", "--keys", "1,2,2", "--hold", "14")
+    call = _cli(env, tmp_path, "call", "1177", "--caller", "+46812345678", "--keys", "1,2,2", "--hold", "34")  # peak msg 08–10
     assert phone.wait(30) == 0, f"nurse phone: {phone.errors()}"
     out = call.stdout
     assert '"queue": "barn"' in out, out
