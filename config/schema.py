@@ -218,6 +218,24 @@ class RegionRouting(Strict):
     wrap_up_seconds: int = Field(60, ge=0, le=1800, description="after a call, the nurse is in wrap-up this long")
 
 
+class CallPhase(Strict):
+    """One phase of the shared call process; the nurse's desktop shows them in order."""
+
+    id: Name
+    name: str = Field(min_length=1, max_length=60, description="Swedish name shown to the nurse")
+    hint: str = Field("", max_length=300, description="what the phase covers, shown under its name")
+
+
+def default_phases() -> list[CallPhase]:
+    return [
+        CallPhase(id="inledning", name="Inledning", hint="Vem ringer, för vem, samtycke"),
+        CallPhase(id="kartlaggning", name="Kartläggning", hint="Symtom, beslutsstöd"),
+        CallPhase(id="bedomning", name="Bedömning", hint="Brådskandegrad"),
+        CallPhase(id="rad", name="Råd och hänvisning", hint="Råd, hänvisning"),
+        CallPhase(id="avslut", name="Avslut", hint="Sammanfattning, den som ringer upprepar rådet"),
+    ]
+
+
 class RegionConfig(_MenuOwner):
     """`regions/<id>.yaml`."""
 
@@ -226,6 +244,17 @@ class RegionConfig(_MenuOwner):
     numbers: list[str] = Field(default_factory=list, description="dialled numbers (E.164) that mean this region")
     caller_prefixes: list[str] = Field(default_factory=list, description='caller-number prefixes, e.g. "+468"')
     routing: RegionRouting = Field(default_factory=RegionRouting)
+    call_phases: list[CallPhase] = Field(default_factory=default_phases, min_length=1, max_length=12,
+                                         description="the call process in phases, in order")
+
+    @field_validator("call_phases")
+    @classmethod
+    def _distinct_phases(cls, phases: list[CallPhase]) -> list[CallPhase]:
+        ids = [p.id for p in phases]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"phase id(s) listed twice: {', '.join(twice)}")
+        return phases
 
     @field_validator("id")
     @classmethod

@@ -37,6 +37,9 @@ INVALID_CREDENTIALS = "Fel användarnamn eller lösenord"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CSRF_EXEMPT_ATTR = "__vardlinje_csrf_exempt__"
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+# Under these paths a Bearer token is not ours but a citizen's from the region's identity provider; the
+# route verifies it (journal.citizen). Staff credentials are never accepted there.
+FOREIGN_BEARER_PREFIXES = ("/api/v1/citizen/",)
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,8 @@ async def _csrf_ok(request: web.Request, expected: str | None) -> bool:
 @web.middleware
 async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Put the caller's Principal on the request (or nothing for anonymous) and enforce CSRF."""
+    if request.path.startswith(FOREIGN_BEARER_PREFIXES):
+        return await handler(request)
     at = request.config_dict[IDENTITY].clock()
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     # Other schemes (e.g. a webhook's Basic credentials) are not ours and pass through untouched.

@@ -59,7 +59,8 @@ def _remove_stale_clusters() -> None:
     for directory in Path(tempfile.gettempdir()).glob("vardlinje-pg-*"):
         pid_file = directory / "data" / "postmaster.pid"
         try:
-            pid = int(pid_file.read_text().split()[0])
+            # A standalone backend (initdb's bootstrap, running right now in another worker) writes its pid negated.
+            pid = abs(int(pid_file.read_text().split()[0]))
             alive = Path(f"/proc/{pid}").exists()
         except (OSError, ValueError, IndexError):
             alive = time.time() - directory.stat().st_mtime < 120

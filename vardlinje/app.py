@@ -22,6 +22,8 @@ from config.http import setup_config_admin
 from config.live import LiveConfig
 from desktop.http import setup_desktop
 from identity.http import setup_identity
+from journal.citizen import CitizenTokenConfig, load_public_key
+from journal.http import setup_journal
 from routing.control import CallControl
 from routing.crisis import CrisisSwitch
 from routing.handler import RoutedCallHandler
@@ -70,7 +72,19 @@ def create_app(
     setup_crisis_admin(app, CrisisSwitch(db, redis))
     setup_desktop(app)  # the nurse desktop's and the supervisors' APIs and WebSocket
     setup_advice(app)  # decision-support search and documents (the shipped content, validated at start)
+    setup_journal(app, base_url=settings.http.public_url, citizen=citizen_config(settings))
     return app
+
+
+def citizen_config(settings: Settings) -> CitizenTokenConfig | None:
+    """The citizen e-service's token check, or None when not configured (the route then answers 503).
+    A missing or wrong key file stops the start with the file named (CitizenTokenError)."""
+    c = settings.citizen
+    if not c.issuer or c.public_key_file is None:
+        return None
+    return CitizenTokenConfig(issuer=c.issuer, audience=c.audience, public_key_pem=load_public_key(c.public_key_file),
+                              algorithms=tuple(c.algorithms), subject_claim=c.subject_claim,
+                              max_lifetime_seconds=c.max_lifetime_seconds)
 
 
 def attach_telephony(app: web.Application, telephony: Telephony, routing: LiveRouting | None = None) -> None:

@@ -102,6 +102,7 @@ def _register_commands() -> None:
     from config.cli import config_group
     from identity.cli import user_group
     from ivr.cli import ivr_group
+    from journal.cli import journal_group
     from routing.cli import routing_group
     from routing.crisis_cli import crisis_group
     from sms.cli import sms_group
@@ -114,6 +115,7 @@ def _register_commands() -> None:
     routing_group.add_command(crisis_group)  # vardlinje routing crisis … (docs/crisis.md)
     main.add_command(routing_group)
     main.add_command(advice_group)
+    main.add_command(journal_group)
 
 
 _register_commands()

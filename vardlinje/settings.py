@@ -13,7 +13,16 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from sms.config import SmsSettings
@@ -185,6 +194,28 @@ class SoftphoneSettings(_Section):
         return value
 
 
+# Public-key algorithms only: HS* would let anyone holding the public key forge tokens (key confusion).
+SigningAlgorithm = Literal["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
+_DEFAULT_ALGORITHMS: tuple[SigningAlgorithm, ...] = ("RS256", "ES256")
+
+
+class CitizenSettings(_Section):
+    """The citizen's own journal: a signed token from the region's identity provider (docs/journal.md)."""
+
+    issuer: str = Field("", description="the identity provider's `iss`; empty: citizen access is off")
+    audience: str = Field("vardlinje", description="the `aud` the provider puts in tokens meant for us")
+    public_key_file: Path | None = Field(None, description="PEM public key (RSA or EC) that signs the tokens")
+    subject_claim: str = Field("personal_identity_number", description="the claim holding the personnummer")
+    algorithms: list[SigningAlgorithm] = Field(default_factory=lambda: list(_DEFAULT_ALGORITHMS), min_length=1)
+    max_lifetime_seconds: int = Field(3600, ge=60, le=24 * 3600)
+
+    @model_validator(mode="after")
+    def _key_with_issuer(self) -> CitizenSettings:
+        if self.issuer and self.public_key_file is None:
+            raise ValueError("citizen.issuer is set, so citizen.public_key_file is needed to verify its tokens")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VARDLINJE_", env_nested_delimiter="__", extra="forbid")
 
@@ -202,6 +233,7 @@ class Settings(BaseSettings):
     leader: LeaderSettings = Field(default_factory=LeaderSettings)
     sms: SmsSettings = Field(default_factory=SmsSettings)
     softphone: SoftphoneSettings = Field(default_factory=SoftphoneSettings)
+    citizen: CitizenSettings = Field(default_factory=CitizenSettings)
 
     @field_validator("database_url")
     @classmethod
