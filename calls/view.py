@@ -5,7 +5,7 @@ Pure: the caller reads the rows, this only interprets them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from .models import Call, CallEvent
@@ -14,7 +14,10 @@ PHASE_STARTED = "phase.started"
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """SQLite gives back naive datetimes; every time we store is UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 def phase_log(events: Sequence[CallEvent]) -> list[dict[str, Any]]:

@@ -37,9 +37,9 @@ INVALID_CREDENTIALS = "Fel användarnamn eller lösenord"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CSRF_EXEMPT_ATTR = "__vardlinje_csrf_exempt__"
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-# Under these paths a Bearer token is not ours but a citizen's from the region's identity provider; the
-# route verifies it (journal.citizen). Staff credentials are never accepted there.
-FOREIGN_BEARER_PREFIXES = ("/api/v1/citizen/",)
+# On these routes (GET only) a Bearer token is not ours but a citizen's from the region's identity provider;
+# the route verifies it (journal.citizen). Staff credentials are never accepted there.
+FOREIGN_BEARER_PATHS = frozenset({"/api/v1/citizen/notes"})
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ async def _csrf_ok(request: web.Request, expected: str | None) -> bool:
 @web.middleware
 async def identity_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Put the caller's Principal on the request (or nothing for anonymous) and enforce CSRF."""
-    if request.path.startswith(FOREIGN_BEARER_PREFIXES):
+    if request.path in FOREIGN_BEARER_PATHS and request.method in ("GET", "HEAD"):
         return await handler(request)
     at = request.config_dict[IDENTITY].clock()
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import click
 from sqlmodel import Session, col, select
 
 from identity.models import User
+from identity.service import aware
 from vardlinje.cliutil import run_in_db
 from vardlinje.db import utcnow
 
@@ -31,7 +32,8 @@ def journal_group() -> None:
 def _day(value: date | None, *, end: bool = False) -> datetime | None:
     if value is None:
         return None
-    return datetime.combine(value + timedelta(days=1 if end else 0), time(), SWEDEN)
+    # In UTC: SQLite compares the stored UTC text (see journal.http._parse_when).
+    return datetime.combine(value + timedelta(days=1 if end else 0), time(), SWEDEN).astimezone(UTC)
 
 
 @journal_group.command("audit")
@@ -64,7 +66,7 @@ def audit(patient: str | None, username: str | None, purpose: str | None, since:
                              until=_day(until.date() if until else None, end=True), limit=limit)
         ids = {r.user_id for r in rows if r.user_id is not None}
         names = {u.id: u.username for u in s.exec(select(User).where(col(User.id).in_(ids)))}
-        return [{"at": r.at.astimezone(SWEDEN).isoformat(timespec="seconds"), "note_id": r.note_id,
+        return [{"at": aware(r.at).astimezone(SWEDEN).isoformat(timespec="seconds"), "note_id": r.note_id,
                  "patient_id": r.patient_id, "actor": r.actor,
                  "user": names.get(r.user_id, "") if r.user_id is not None else "", "citizen_id": r.citizen_id,
                  "token_id": str(r.token_id or ""), "purpose": r.purpose, "reason": r.reason, "path": r.path}

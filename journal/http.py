@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -32,7 +34,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
-from agents.models import Nurse
 from calls import service as calls
 from calls.models import Call
 from calls.view import PHASE_STARTED, contact_view
@@ -61,6 +62,7 @@ FOLLOWUP_PATH = "/api/v1/journal/followup"
 CITIZEN_PREFIX = "/api/v1/citizen/"
 CITIZEN_NOTES_PATH = CITIZEN_PREFIX + "notes"
 
+OFFERED = ("offer.started", "offer.answered", "offer.missed", "offer.cancelled")
 CALLS_READ = "calls:read"
 JOURNAL_AUDIT = "journal:audit"
 JOURNAL_FOLLOWUP = "journal:followup"
@@ -68,6 +70,7 @@ REGION_SCOPE = "region:"
 NO_STORE = {"Cache-Control": "no-store"}
 SWEDEN = ZoneInfo("Europe/Stockholm")
 MAX_PAGE = 500
+AUDIT_MAX = 10_000
 
 STATUS = {"forbidden": 403, "other_care_provider": 403, "not_your_call": 403, "not_your_note": 403,
           "no_care_provider": 403, "edit_conflict": 409, "note_signed": 409, "not_signed": 409,
@@ -127,6 +130,8 @@ async def _guarded(request: web.Request, work: Callable[[], Awaitable[web.Stream
         return _refused(exc)
     except service.NotFound as exc:
         return _not_found(exc.what)
+    except PatientIdError as exc:
+        return json_error(400, "bad_patient_id", str(exc))
 
 
 async def _json_body(request: web.Request, model: type[BaseModel]) -> Any:
@@ -152,7 +157,10 @@ def _reader(p: Principal) -> Reader:
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """SQLite gives back naive datetimes; every time we store is UTC."""
+    if value is None:
+        return None
+    return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).isoformat()
 
 
 # --- the contact and its phases -----------------------------------------------------------
@@ -169,18 +177,12 @@ def _phase_plan(request: web.Request, region: str | None) -> list[CallPhase]:
     return found.call_phases if found is not None else default_phases()
 
 
-def _took_part(s: Session, call_id: str, user_id: int) -> bool:
-    nurse = s.exec(select(Nurse).where(Nurse.user_id == user_id)).first()
-    return nurse is not None and any(e.kind.startswith("offer.") and e.data.get("nurse") == nurse.endpoint
-                                     for e in calls.events(s, call_id))
-
-
 def _may_see_contact(s: Session, p: Principal, call: Call) -> bool:
     if p.has_role(Role.NATIONAL_ADMIN):
         return True
     if p.has_role(Role.SUPERVISOR, Role.REGION_ADMIN) and call.region_id in p.region_ids:
         return True
-    return p.has_role(Role.NURSE) and _took_part(s, call.id, p.user_id)
+    return p.has_role(Role.NURSE) and service.took_part(s, call.id, p.user_id, OFFERED)
 
 
 async def contact(request: web.Request) -> web.StreamResponse:
@@ -225,10 +227,10 @@ async def start_phase(request: web.Request) -> web.StreamResponse:
         return body
     call_id = request.match_info["call_id"]
     at = _now(request)
-    region = await _run(request, lambda s: (c.region_id, True) if (c := s.get(Call, call_id)) else None)
-    if region is None:
+    call = await _run(request, lambda s: s.get(Call, call_id))
+    if call is None:
         return _not_found("call")
-    plan = _phase_plan(request, region[0])
+    plan = _phase_plan(request, call.region_id)
     phase = next((p for p in plan if p.id == body.phase), None)
     if phase is None:
         return json_error(400, "unknown_phase", f"Okänd fas {body.phase!r} (finns: {', '.join(p.id for p in plan)}) "
@@ -262,8 +264,7 @@ def note_json(record: NoteRecord, *, amendments: list[NoteRecord] | None = None)
         "signed_at": _iso(record.signed_at), "content": record.content.model_dump(mode="json"),
     }
     if record.status.value == "draft":
-        data["missing_to_sign"] = missing_to_sign(record.content) if record.amends_note_id is None else \
-            (["text"] if not record.content.text.strip() else [])
+        data["missing_to_sign"] = missing_to_sign(record.content, amendment=record.amends_note_id is not None)
     if amendments is not None:
         data["amendments"] = [note_json(a) for a in amendments]
     return data
@@ -291,14 +292,19 @@ async def open_note(request: web.Request) -> web.StreamResponse:
                                  Purpose.CARE, at, path=request.path)
             return note_json(service.to_records(s, [note])[0]), created
 
-        data, created = await _run(request, db)
+        data, created = await _run_serialised(request, db)
         return web.json_response(data, status=201 if created else 200, headers=NO_STORE)
 
     return await _guarded(request, work)
 
 
+EMERGENCY_HEADER = "X-Emergency-Reason"
+
+
 def _emergency_reason(request: web.Request) -> str | None:
-    return request.query.get("emergency_reason") or None
+    """The stated reason for emergency access: a header (percent-encoded UTF-8), never the URL, which ends up
+    in proxies' logs and browser history."""
+    return unquote(request.headers.get(EMERGENCY_HEADER, "")).strip() or None
 
 
 async def read_note(request: web.Request) -> web.StreamResponse:
@@ -314,8 +320,9 @@ async def read_note(request: web.Request) -> web.StreamResponse:
                                               emergency_reason=_emergency_reason(request), path=request.path)
             extra = service.amendments(s, note.id)
             actor = service.Actor("staff", principal.user_id, principal.care_provider_id)
+            reason = (_emergency_reason(request) or "") if purpose == Purpose.EMERGENCY else ""
             for a in extra:  # shown with the note: each one is a read too
-                service.log_read(s, a, actor, purpose, at, reason=_emergency_reason(request) or "", path=request.path)
+                service.log_read(s, a, actor, purpose, at, reason=reason, path=request.path)
             records = service.to_records(s, [note, *extra])
             return {**note_json(records[0], amendments=records[1:]), "access": purpose.value}
 
@@ -351,8 +358,14 @@ async def save_note(request: web.Request) -> web.StreamResponse:
         except Refusal as exc:
             if exc.code != "edit_conflict":
                 raise
-            # The tab needs the other text to show it beside its own: send the current note along.
-            current = await _run(request, lambda s: note_json(service.to_records(s, [_note(s, note_id)])[0]))
+            # The tab needs the other text to show it beside its own: send the current note along (a read).
+            def reread(s: Session) -> dict[str, Any]:
+                note = _note(s, note_id)
+                service.log_read(s, note, service.Actor("staff", principal.user_id, principal.care_provider_id),
+                                 Purpose.CARE, at, path=request.path)
+                return note_json(service.to_records(s, [note])[0])
+
+            current = await _run(request, reread)
             return web.json_response({"error": exc.code, "detail": str(exc), "current": current}, status=409,
                                      headers=NO_STORE)
 
@@ -405,6 +418,10 @@ async def amend_note(request: web.Request) -> web.StreamResponse:
     async def work() -> web.StreamResponse:
         def db(s: Session) -> dict[str, Any]:
             note = service.amend(s, note_id, principal.user_id, at)
+            # The amendment carries the original's patient identity: that is a read of the original.
+            original = _note(s, note_id)
+            service.log_read(s, original, service.Actor("staff", principal.user_id, principal.care_provider_id),
+                             Purpose.CARE, at, path=request.path)
             return note_json(service.to_records(s, [note])[0])
 
         return web.json_response(await _run(request, db), status=201, headers=NO_STORE)
@@ -484,14 +501,15 @@ def _parse_when(value: str | None, field: str, *, end: bool = False) -> datetime
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime.combine(day + timedelta(days=1 if end else 0), time(), SWEDEN)
+            # In UTC: SQLite compares the stored UTC text, so a Stockholm bound would be off by an hour or two.
+            return datetime.combine(day + timedelta(days=1 if end else 0), time(), SWEDEN).astimezone(UTC)
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise Refusal("bad_request", f"{field}: ange ett datum ÅÅÅÅ-MM-DD eller en tidpunkt i ISO 8601 / give a "
                                      "date YYYY-MM-DD or an ISO 8601 time") from None
     if parsed.tzinfo is None:
         raise Refusal("bad_request", f"{field}: ange tidszon, t.ex. +01:00 / give a time zone")
-    return parsed
+    return parsed.astimezone(UTC)
 
 
 def access_json(a: JournalAccess, usernames: dict[int, str]) -> dict[str, Any]:
@@ -508,7 +526,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
     principal = _staff(request, scope=JOURNAL_AUDIT)
     if isinstance(principal, web.Response):
         return principal
-    if principal.via == "session" and not principal.has_role(Role.REGION_ADMIN, Role.NATIONAL_ADMIN):
+    if not principal.has_role(Role.REGION_ADMIN, Role.NATIONAL_ADMIN):  # a token acts for its user
         return forbidden(request, "forbidden", "Loggranskning är för administratörer / log review is for admins")
     scope_cp = None if principal.has_role(Role.NATIONAL_ADMIN) else principal.care_provider_id
     if scope_cp is None and not principal.has_role(Role.NATIONAL_ADMIN):
@@ -522,6 +540,7 @@ async def audit(request: web.Request) -> web.StreamResponse:
         purpose = q.get("purpose")
         if purpose and purpose not in {p.value for p in Purpose}:
             raise Refusal("bad_request", f"purpose är en av / is one of {', '.join(p.value for p in Purpose)}")
+        limit = _limit(q.get("limit"), default=1000, most=AUDIT_MAX)
 
         def db(s: Session) -> dict[str, Any]:
             user_id = None
@@ -531,15 +550,13 @@ async def audit(request: web.Request) -> web.StreamResponse:
                     raise service.NotFound("user")
                 user_id = user.id
             rows = service.audit(s, patient_id=patient, user_id=user_id, since=since, until=until, purpose=purpose,
-                                 care_provider_id=scope_cp)
+                                 care_provider_id=scope_cp, limit=limit + 1)
             ids = {r.user_id for r in rows if r.user_id is not None}
             names = {u.id: u.username for u in s.exec(select(User).where(col(User.id).in_(ids))) if u.id is not None}
-            return {"accesses": [access_json(r, names) for r in rows]}
+            # More than asked for: say so, so a report is never silently short (narrow the period).
+            return {"accesses": [access_json(r, names) for r in rows[:limit]], "truncated": len(rows) > limit}
 
-        try:
-            return web.json_response(await _run(request, db), headers=NO_STORE)
-        except PatientIdError as exc:
-            return json_error(400, "bad_patient_id", str(exc))
+        return web.json_response(await _run(request, db), headers=NO_STORE)
 
     return await _guarded(request, work)
 
@@ -547,9 +564,19 @@ async def audit(request: web.Request) -> web.StreamResponse:
 # --- follow-up for the region ---------------------------------------------------------------
 
 
+def _limit(value: str | None, *, default: int, most: int) -> int:
+    try:
+        limit = int(value) if value is not None else default
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= most:
+        raise Refusal("bad_request", f"limit är ett heltal 1–{most} / limit is an integer 1–{most}")
+    return limit
+
+
 def _cursor(note: JournalNote) -> str:
     assert note.signed_at is not None
-    return base64.urlsafe_b64encode(f"{note.signed_at.isoformat()}|{note.id}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{_iso(note.signed_at)}|{note.id}".encode()).decode().rstrip("=")
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
@@ -558,7 +585,8 @@ def _after(cursor: str | None) -> tuple[datetime, str] | None:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, note_id = text.split("|", 1)
-        return datetime.fromisoformat(when), note_id
+        parsed = datetime.fromisoformat(when)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC), note_id
     except (ValueError, UnicodeDecodeError):
         raise Refusal("bad_request", "cursor: använd next_cursor från förra sidan / use next_cursor as given") from None
 
@@ -581,12 +609,7 @@ async def followup(request: web.Request) -> web.StreamResponse:
     async def work() -> web.StreamResponse:
         if fmt not in ("json", "fhir", "csv"):
             raise Refusal("bad_request", "format är json, fhir eller csv / format is json, fhir or csv")
-        try:
-            limit = int(q.get("limit", "100"))
-        except ValueError:
-            limit = 0
-        if not 1 <= limit <= MAX_PAGE:
-            raise Refusal("bad_request", f"limit är 1–{MAX_PAGE} / limit is 1–{MAX_PAGE}")
+        limit = _limit(q.get("limit"), default=100, most=MAX_PAGE)
         narrowed = sorted(sc[len(REGION_SCOPE):] for sc in principal.scopes if sc.startswith(REGION_SCOPE))
         regions: tuple[str, ...] | None = tuple(narrowed) if narrowed else None
         if q.get("region"):
@@ -605,7 +628,7 @@ async def followup(request: web.Request) -> web.StreamResponse:
                 user = s.exec(select(User).where(User.username == q["nurse"])).first()
                 if user is None:
                     return [], None
-                f = service.FollowupFilter(**{**f.__dict__, "author_user_id": user.id})
+                f = dataclasses.replace(f, author_user_id=user.id)
             actor = service.Actor("token", principal.user_id, principal.care_provider_id, token_id=principal.token_id)
             notes = service.followup(s, f, limit, actor, at, request.path)
             return service.to_records(s, notes), (_cursor(notes[-1]) if len(notes) == limit else None)

@@ -13,12 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
 class JournalNote(SQLModel, table=True):
     __tablename__ = "journal_note"
+    # One note per nurse and call (amendments aside): two tabs opening the call at once get the same draft.
+    __table_args__ = (Index("uq_journal_note_one_per_author", "call_id", "author_user_id", unique=True,
+                            sqlite_where=text("amends_note_id IS NULL"),
+                            postgresql_where=text("amends_note_id IS NULL")),)
 
     id: str = Field(primary_key=True, max_length=32)
     call_id: str = Field(foreign_key="call.id", index=True, max_length=32)
@@ -65,6 +69,6 @@ class JournalAccess(SQLModel, table=True):
     actor_care_provider_id: int | None = Field(default=None)
     citizen_id: str = Field(default="", max_length=20, description="the citizen's personnummer (citizen reads)")
     token_id: int | None = Field(default=None)
-    purpose: str = Field(max_length=16, description="care, emergency, citizen, followup, audit")
+    purpose: str = Field(max_length=16, description="care, emergency, citizen, followup (policy.Purpose)")
     reason: str = Field(default="", max_length=500, description="stated reason (emergency access)")
     path: str = Field(default="", max_length=200, description="the API route that read it")

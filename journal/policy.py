@@ -82,12 +82,13 @@ def merge_save(base: Mapping[str, Any], current: Mapping[str, Any], changes: Map
 
     Each field a tab changed is its own: two tabs editing different fields both keep their text. When the
     same field changed since `base` both here and in another tab, the save is refused (`edit_conflict`)
-    rather than silently overwriting; the tab then shows the other text and sends its own again with the new
-    revision. Nothing is lost either way: every save is a version.
+    rather than silently overwriting: the server keeps what was saved, the tab keeps what she typed (and a
+    copy in the browser's storage) and sends it again on the new revision.
     """
     unknown = sorted(set(changes) - set(NoteContent.model_fields))
     if unknown:
-        raise Refusal("bad_request", f"Okända fält / unknown fields: {', '.join(unknown)}")
+        shown = ", ".join(name[:40] for name in unknown[:10])
+        raise Refusal("bad_request", f"Okända fält / unknown fields: {shown}{' …' if len(unknown) > 10 else ''}")
     conflicts = sorted(f for f, value in changes.items()
                        if current.get(f) != base.get(f) and current.get(f) != value)
     if conflicts:
@@ -119,13 +120,37 @@ def check_content(raw: Mapping[str, Any], *, today: date) -> NoteContent:
     return content
 
 
-def missing_to_sign(content: NoteContent) -> list[str]:
-    """The fields a note needs before it can be signed (empty: ready)."""
+PATIENT_FIELDS = ("patient_id_kind", "patient_id", "patient_name")
+
+
+def normalise_changes(changes: Mapping[str, Any], current: Mapping[str, Any], *, today: date) -> dict[str, Any]:
+    """A tab may type the same personnummer in another form (19121212-1212 vs 191212121212): normalise it
+    before comparing, so it is neither a change nor a conflict."""
+    out = dict(changes)
+    raw, kind = out.get("patient_id"), out.get("patient_id_kind", current.get("patient_id_kind"))
+    if not (isinstance(raw, str) and raw.strip() and kind in {k.value for k in PatientIdKind}):
+        return out  # nothing to normalise, or a bad kind that check_content names
+    try:
+        out["patient_id"] = check_patient_id(PatientIdKind(kind), raw, today=today)
+    except PatientIdError as exc:
+        raise Refusal("bad_patient_id", str(exc)) from exc
+    return out
+
+
+def check_amendment_changes(changes: Mapping[str, Any], current: Mapping[str, Any]) -> None:
+    """An amendment corrects a note about the same patient: its identity is the original's, not editable."""
+    moved = [f for f in PATIENT_FIELDS if f in changes and changes[f] != current.get(f)]
+    if moved:
+        raise Refusal("amendment_patient", "Ett tillägg gäller samma patient som anteckningen; fel patient rättas "
+                                           "i en ny anteckning / an amendment is about the note's patient")
+
+
+def missing_to_sign(content: NoteContent, *, amendment: bool = False) -> list[str]:
+    """The fields a note needs before it can be signed (empty: ready). An amendment needs its text."""
+    if amendment:
+        return [] if content.text.strip() else ["text"]
     data = content.model_dump()
     missing = [f for f in REQUIRED_TO_SIGN if data.get(f) in (None, "")]
-    if content.patient_id_kind is not None and content.patient_id_kind != PatientIdKind.RESERVE \
-            and not content.patient_id:
-        missing.append("patient_id")
     if not (content.advice.strip() or content.text.strip()):
         missing.append("advice")
     return sorted(set(missing))

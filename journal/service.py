@@ -21,10 +21,12 @@ from .policy import (
     Purpose,
     Reader,
     Refusal,
+    check_amendment_changes,
     check_content,
     may_read_notes,
     merge_save,
     missing_to_sign,
+    normalise_changes,
     read_purpose,
 )
 from .records import NoteContent, NoteRecord, NoteStatus
@@ -50,11 +52,16 @@ class Actor:
 # --- writing --------------------------------------------------------------------------------
 
 
-def answered_by(s: Session, call_id: str, user_id: int) -> bool:
+def took_part(s: Session, call_id: str, user_id: int, kinds: Iterable[str]) -> bool:
+    """Whether the record has one of these offer events (offer.answered, …) for this user's phone."""
     nurse = s.exec(select(Nurse).where(Nurse.user_id == user_id)).first()
-    if nurse is None:
-        return False
-    return any(e.kind == "offer.answered" and e.data.get("nurse") == nurse.endpoint for e in calls.events(s, call_id))
+    wanted = set(kinds)
+    return nurse is not None and any(e.kind in wanted and e.data.get("nurse") == nurse.endpoint
+                                     for e in calls.events(s, call_id))
+
+
+def answered_by(s: Session, call_id: str, user_id: int) -> bool:
+    return took_part(s, call_id, user_id, ("offer.answered",))
 
 
 def _latest_assessment(s: Session, call_id: str) -> dict[str, Any]:
@@ -126,6 +133,9 @@ def save(s: Session, note_id: str, user_id: int, base_revision: int, changes: Ma
     note = _own_draft(s, note_id, user_id)
     if base_revision > note.revision or base_revision < 1:
         raise Refusal("bad_revision", f"Okänd version {base_revision} (senaste: {note.revision}) / unknown revision")
+    changes = normalise_changes(changes, note.content, today=today)
+    if note.amends_note_id is not None:
+        check_amendment_changes(changes, note.content)
     base = note.content if base_revision == note.revision else _content_at(s, note.id, base_revision)
     merged = merge_save(base, note.content, changes)
     if not merged.changed:
@@ -155,16 +165,18 @@ def sign(s: Session, note_id: str, user_id: int, revision: int, at: datetime, *,
         raise Refusal("edit_conflict", f"Anteckningen har sparats igen (version {note.revision}); läs den och "
                                        "signera på nytt / saved again meanwhile; review and sign again")
     content = check_content(note.content, today=today)
-    missing = missing_to_sign(content) if note.amends_note_id is None else \
-        (["text"] if not content.text.strip() else [])
+    missing = missing_to_sign(content, amendment=note.amends_note_id is not None)
     if missing:
         raise Refusal("incomplete", f"Fyll i före signering / fill in before signing: {', '.join(missing)}")
+    # Looked up before the note changes: a query autoflushes, and a signed row takes no second UPDATE.
+    root = s.get(JournalNote, note.amends_note_id) if note.amends_note_id else None
     note.content = content.model_dump(mode="json")
     note.status = NoteStatus.SIGNED
     note.signed_at = at
     note.updated_at = at
     note.revision += 1
-    note.patient_id = content.patient_id
+    # An amendment files under its note's patient, whatever its content says.
+    note.patient_id = root.patient_id if root is not None else content.patient_id
     note.contact_reason = content.contact_reason
     note.urgency = content.urgency
     s.add(note)

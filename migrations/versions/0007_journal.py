@@ -52,6 +52,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_journal_note_signed_at'), ['signed_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_note_status'), ['status'], unique=False)
         batch_op.create_index(batch_op.f('ix_journal_note_urgency'), ['urgency'], unique=False)
+        batch_op.create_index('uq_journal_note_one_per_author', ['call_id', 'author_user_id'], unique=True,
+                              sqlite_where=sa.text('amends_note_id IS NULL'),
+                              postgresql_where=sa.text('amends_note_id IS NULL'))
 
     op.create_table('journal_access',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -98,8 +101,8 @@ def upgrade() -> None:
     _protect()
 
 
-# Medical records: the database itself refuses to change a signed note or to rewrite history, whatever
-# code (or person with a SQL prompt through the app's account) tries.
+# Medical records: the database itself refuses to change a signed note or to rewrite history, whatever code
+# path tries. (Not a defence against the tables' owner, who can drop triggers: that is the DBA's audit.)
 _APPEND_ONLY = ("journal_note_version", "journal_access")
 
 
@@ -157,6 +160,7 @@ def downgrade() -> None:
 
     op.drop_table('journal_access')
     with op.batch_alter_table('journal_note', schema=None) as batch_op:
+        batch_op.drop_index('uq_journal_note_one_per_author')
         batch_op.drop_index(batch_op.f('ix_journal_note_urgency'))
         batch_op.drop_index(batch_op.f('ix_journal_note_status'))
         batch_op.drop_index(batch_op.f('ix_journal_note_signed_at'))

@@ -8,6 +8,7 @@ import asyncio
 import csv
 import io
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -197,10 +198,11 @@ async def test_care_provider_scoping_and_logged_emergency_access(client: Client,
     ch = await _as(second, "cecilia")
     refused = await second.get(f"/api/v1/journal/notes/{note['id']}", headers=ch)
     assert refused.status == 403 and (await refused.json())["error"] == "other_care_provider"
-    short = await second.get(f"/api/v1/journal/notes/{note['id']}", params={"emergency_reason": "akut"}, headers=ch)
+    short = await second.get(f"/api/v1/journal/notes/{note['id']}", headers={**ch, "X-Emergency-Reason": "akut"})
     assert short.status == 400 and (await short.json())["error"] == "bad_reason"
     reason = "Medvetslös patient på akuten, behöver tidigare bedömning"
-    granted = await second.get(f"/api/v1/journal/notes/{note['id']}", params={"emergency_reason": reason}, headers=ch)
+    granted = await second.get(f"/api/v1/journal/notes/{note['id']}",
+                               headers={**ch, "X-Emergency-Reason": quote(reason)})
     assert granted.status == 200 and (await granted.json())["access"] == "emergency"
     listing = await (await second.get(f"/api/v1/journal/patients/{PATIENT}/notes", headers=ch)).json()
     assert listing["notes"] == []
@@ -280,6 +282,9 @@ async def test_the_citizen_gets_only_their_own_signed_notes(client: Client, seco
     assert (await fetch(staff_token))[0] == 401, "a staff API token is not a citizen's login"
     none = await second.get("/api/v1/citizen/notes")
     assert none.status == 401
+    posted = await second.post("/api/v1/citizen/notes", headers={
+        "Authorization": f"Bearer {citizen_token(world, clock, PATIENT)}"})
+    assert posted.status == 401, "only GET of that one route takes the identity provider's token"
 
 
 async def test_followup_is_scoped_paged_filtered_and_exports_fhir_and_csv(client: Client, second: Client,
@@ -360,9 +365,77 @@ async def test_phases_are_timestamped_and_the_contact_view_tells_the_whole_call(
     await _open(client, h, world.call_anna)
     view = await (await client.get(f"/api/v1/calls/{world.call_anna}", headers=h)).json()
     assert [p["phase"] for p in view["phases"]] == ["inledning", "kartlaggning", "bedomning"]
-    assert all(p["at"] and p["by"] == "anna" for p in view["phases"])
+    assert all(p["at"].endswith("+00:00") and p["by"] == "anna" for p in view["phases"]), "UTC, on SQLite too"
     assert [p["id"] for p in view["phase_plan"]][0] == "inledning" and len(view["phase_plan"]) == 5
     assert view["offers"][0]["outcome"] == "answered" and view["region"] == "01"
     assert view["caller_number"] == "+46701234567" and len(view["notes"]) == 1
     assert (await second.get(f"/api/v1/calls/{world.call_anna}", headers=bh)).status == 403
     assert (await client.get("/api/v1/calls/nope", headers=h)).status == 404
+
+
+async def test_two_tabs_opening_the_call_at_once_share_one_draft(client: Client, second: Client,
+                                                                 world: World) -> None:
+    """Both tabs ask for the note of the call at the same moment: one draft, never two halves of a note."""
+    h1, h2 = await _as(client, "anna"), await _as(second, "anna")
+    one, two = await asyncio.gather(_open(client, h1, world.call_anna), _open(second, h2, world.call_anna))
+    assert one["id"] == two["id"]
+
+
+async def test_the_same_identity_typed_another_way_is_no_change(client: Client, second: Client,
+                                                                world: World) -> None:
+    """One tab saved 19121212-1212, the other types 191212121212 on the old revision: no conflict, no new
+    revision (it is compared normalised)."""
+    h1, h2 = await _as(client, "anna"), await _as(second, "anna")
+    note = await _open(client, h1, world.call_anna)
+    status, saved = await _save(client, h1, note, {"patient_id_kind": "personnummer", "patient_id": "19121212-1212"})
+    assert status == 200 and saved["revision"] == 2
+    status, same = await _save(second, h2, note, {"patient_id_kind": "personnummer", "patient_id": "191212121212"})
+    assert status == 200 and same["revision"] == 2 and same["changed"] == [], same
+
+
+async def test_an_amendment_stays_with_the_notes_patient(client: Client, world: World, clock: FakeClock) -> None:
+    """An amendment cannot be moved to another patient (the citizen would lose it, another would get it);
+    signed, it files under the original's patient."""
+    h = await _as(client, "anna")
+    original = await _signed_note(client, h, world.call_anna)
+    amendment = await (await client.post(f"/api/v1/journal/notes/{original['id']}/amendments", headers=h)).json()
+    status, body = await _save(client, h, amendment, {"patient_id": OTHER_PATIENT, "text": "Rättelse"})
+    assert status == 400 and body["error"] == "amendment_patient", body
+    status, amendment = await _save(client, h, amendment, {"text": "Rättelse: feber 38,5."})
+    assert status == 200
+    assert (await client.post(f"/api/v1/journal/notes/{amendment['id']}/sign",
+                              json={"revision": amendment["revision"]}, headers=h)).status == 200
+    resp = await client.get("/api/v1/citizen/notes",
+                            headers={"Authorization": f"Bearer {citizen_token(world, clock, PATIENT)}"})
+    notes = (await resp.json())["notes"]
+    assert [a["text"] for a in notes[0]["amendments"]] == ["Rättelse: feber 38,5."]
+
+
+async def test_periods_are_swedish_days_on_every_database(client: Client, world: World, database: Database,
+                                                          clock: FakeClock) -> None:
+    """A note signed 00:30 Stockholm time on 26 November (23:30 UTC the day before) belongs to the 26th in the
+    follow-up and the audit, on SQLite as on PostgreSQL; bad audit input is a 400, not a 500."""
+    clock.advance(minutes=90)  # T0 is 22:00 UTC = 23:00 in Stockholm; now 00:30 on the 26th there
+    h = await _as(client, "anna")
+    note = await _signed_note(client, h, world.call_anna)
+    token = database.run_sync(lambda s: identity.create_api_token(s, get_user(s, world.admin), "f",
+                                                                  ["journal:followup", "journal:audit"], at=T0)[1])
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    async def followup(**params: str) -> list[str]:
+        resp = await client.get("/api/v1/journal/followup", params=params, headers=bearer)
+        return [n["id"] for n in (await resp.json())["notes"]]
+
+    assert await followup(**{"from": "2026-11-26"}) == [note["id"]]
+    assert await followup(to="2026-11-25") == []
+    assert await followup(**{"from": "2026-11-26T00:00:00+01:00"}) == [note["id"]]
+    audit = await (await client.get("/api/v1/journal/audit", params={"from": "2026-11-26"}, headers=bearer)).json()
+    assert audit["accesses"] and audit["truncated"] is False
+    assert (await client.get("/api/v1/journal/audit", params={"to": "2026-11-25"}, headers=bearer)).status == 200
+    for bad in ({"patient": "1234"}, {"patient": "19121212-1213"}, {"limit": "0"}, {"purpose": "nyfikenhet"}):
+        resp = await client.get("/api/v1/journal/audit", params=bad, headers=bearer)
+        assert resp.status == 400, (bad, await resp.text())
+    nurse_token = database.run_sync(lambda s: identity.create_api_token(s, get_user(s, world.anna), "n",
+                                                                        ["journal:audit"], at=T0)[1])
+    refused = await client.get("/api/v1/journal/audit", headers={"Authorization": f"Bearer {nurse_token}"})
+    assert refused.status == 403, "a token acts for its user: a nurse's token is no log reviewer"
