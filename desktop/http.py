@@ -363,13 +363,13 @@ async def desktop_call(request: web.Request) -> web.StreamResponse:
         current = await live.store.get_nurse(nurse.endpoint)
         if current is None or current.call_id is None or current.state not in (State.OFFERED, State.ON_CALL):
             return web.json_response({"call": None}, headers=NO_STORE)
-        call = await offer_json(live, current.call_id, _context(request.app))
+        call = await offer_json(live, current.call_id, call_context(request.app))
     except (RedisError, OSError) as exc:
         return _unavailable(exc)
     return web.json_response({"call": {**call, "state": current.state.value}}, headers=NO_STORE)
 
 
-def _context(app: web.Application) -> CallContext:
+def call_context(app: web.Application) -> CallContext:
     """The call record's side of a call view (caller number, menu choices in words)."""
     db = app[DB]
 
@@ -631,7 +631,7 @@ async def _desktop_ctx(app: web.Application) -> AsyncIterator[None]:
     state.liveness = Liveness(live, app[REDIS], key=config.heartbeat_key, grace_seconds=config.grace_seconds,
                               sweep_seconds=config.sweep_seconds, is_leader=lambda: _leads(app))
     state.hub = DesktopHub(live, state.liveness, poll_seconds=config.poll_seconds, queue_seconds=config.queue_seconds,
-                           session_check_seconds=config.session_check_seconds, context=_context(app),
+                           session_check_seconds=config.session_check_seconds, context=call_context(app),
                            beat_seconds=config.beat_seconds)
     state.hub.attach()
     stop = asyncio.Event()

@@ -46,6 +46,7 @@ from vardlinje.appkeys import DB
 from . import csv_export, fhir, service
 from .citizen import CitizenTokenConfig, CitizenTokenError, verify_citizen_token
 from .models import JournalAccess, JournalNote
+from .pages import PAGE_PATH, contact_page
 from .patient import PatientIdError, check_patient_id
 from .policy import Purpose, Reader, Refusal, missing_to_sign
 from .records import NoteContent, NoteRecord, PatientIdKind
@@ -177,7 +178,7 @@ def _phase_plan(request: web.Request, region: str | None) -> list[CallPhase]:
     return found.call_phases if found is not None else default_phases()
 
 
-def _may_see_contact(s: Session, p: Principal, call: Call) -> bool:
+def may_see_contact(s: Session, p: Principal, call: Call) -> bool:
     if p.has_role(Role.NATIONAL_ADMIN):
         return True
     if p.has_role(Role.SUPERVISOR, Role.REGION_ADMIN) and call.region_id in p.region_ids:
@@ -195,7 +196,7 @@ async def contact(request: web.Request) -> web.StreamResponse:
         call = s.get(Call, call_id)
         if call is None:
             return None
-        if not _may_see_contact(s, principal, call):
+        if not may_see_contact(s, principal, call):
             return "forbidden"
         view = contact_view(call, calls.events(s, call_id))
         view["notes"] = [{"id": n.id, "status": n.status, "amends_note_id": n.amends_note_id,
@@ -699,6 +700,7 @@ def setup_journal(app: web.Application, *, base_url: str, citizen: CitizenTokenC
     """Add the journal's routes. Identity must be set up; the app's SETTINGS give base_url and citizen."""
     app[JOURNAL] = JournalConfig(base_url.rstrip("/"), citizen)
     app.router.add_get(CONTACT_PATH, contact)
+    app.router.add_get(PAGE_PATH, contact_page)
     app.router.add_post(PHASES_PATH, start_phase)
     app.router.add_post(NOTES_PATH, open_note)
     app.router.add_get(NOTE_PATH, read_note)

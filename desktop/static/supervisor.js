@@ -239,11 +239,17 @@ function stepCell(c) {
   return cell;
 }
 
+// The contact's record (journal/pages.py) in a new tab, so the live view keeps running.
+function callLink(callId) {
+  return el("a", { href: `/calls/${encodeURIComponent(callId)}`, target: "_blank", rel: "noopener",
+    text: callId.slice(0, 8), title: callId });
+}
+
 function renderWaiting(calls) {
   const body = $("waiting").tBodies[0];
   body.replaceChildren(...calls.map((c) => el("tr", { dataset: { call: c.call_id } },
     el("td", { text: c.position ?? "–" }),
-    el("th", { scope: "row", text: c.call_id }),
+    el("th", { scope: "row" }, callLink(c.call_id)),
     el("td", { text: String(c.priority) }),
     el("td", {}, ticking({ seconds: c.wait_seconds })),
     el("td", { text: duration(c.estimated_wait_seconds) }),
@@ -261,7 +267,7 @@ function renderOffered(offers, nurses) {
     const step = el("td", {}, el("span", { class: "step", dataset: { step: o.step }, text: stepText(o.step) }));
     if (o.via_region && o.via_region !== ui.view.region) step.append(` ${t("via")} ${o.via_region}`);
     return el("tr", { dataset: { call: o.call_id } },
-      el("th", { scope: "row", text: o.call_id }),
+      el("th", { scope: "row" }, callLink(o.call_id)),
       el("td", { text: names.get(o.nurse) ?? o.nurse }),
       step,
       el("td", {}, ticking({ since: o.offered_at })),

@@ -371,6 +371,11 @@ async def test_phases_are_timestamped_and_the_contact_view_tells_the_whole_call(
     assert view["caller_number"] == "+46701234567" and len(view["notes"]) == 1
     assert (await second.get(f"/api/v1/calls/{world.call_anna}", headers=bh)).status == 403
     assert (await client.get("/api/v1/calls/nope", headers=h)).status == 404
+    page = await client.get(f"/calls/{world.call_anna}", headers={"Accept": "text/html"})
+    html = await page.text()
+    assert page.status == 200 and "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert "070-123 45 67" in html and "Region Stockholm" in html and "Kartläggning" in html and "besvarat" in html
+    assert (await second.get(f"/calls/{world.call_anna}", headers={"Accept": "text/html"})).status == 403
 
 
 async def test_two_tabs_opening_the_call_at_once_share_one_draft(client: Client, second: Client,
