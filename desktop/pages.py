@@ -1,7 +1,8 @@
 """The nurse desktop's page (docs/desktop.md, "The page") and the start page's redirect by role.
 
 The page is a server-rendered shell in Swedish; `static/desktop.js` fills it from the desktop API and
-keeps it live over the desktop WebSocket, and `static/softphone.js` is its phone. No inline script or
+keeps it live over the desktop WebSocket, `static/softphone.js` is its phone and `static/journal.js` the
+call's phases and the journal note (both imported by desktop.js). No inline script or
 style: the Content-Security-Policy allows scripts and styles from this origin only, and WebSockets to
 this origin and to Asterisk's SIP WebSocket.
 """
@@ -14,10 +15,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from advice.urgency import CARE_UNIT_TYPES
 from identity.http import get_principal
 from identity.models import Role
 from identity.pages import CSP as PLAIN_CSP
 from identity.pages import forbidden_page
+from journal.records import CallerRelation, PatientIdKind
 from vardlinje.appkeys import SETTINGS
 
 from .softphone import sip_ws_url
@@ -80,12 +83,94 @@ async def home(request: web.Request) -> web.StreamResponse:
 _PAUSE_REASONS = (("break", "Rast"), ("meeting", "Möte"), ("training", "Utbildning"),
                   ("administration", "Administration"))
 _KEYS = "123456789*0#"
+# The note's choices: the stored value (journal/records.py) and the i18n key of its words.
+_RELATIONS = ((CallerRelation.SELF, "rel.self", "själv (patienten)"), (CallerRelation.PARENT, "rel.parent", "förälder"),
+              (CallerRelation.RELATIVE, "rel.relative", "anhörig"),
+              (CallerRelation.CARE_STAFF, "rel.staff", "vårdpersonal"), (CallerRelation.OTHER, "rel.other", "annan"))
+_ID_KINDS = ((PatientIdKind.PERSONNUMMER, "Personnummer"), (PatientIdKind.SAMORDNINGSNUMMER, "Samordningsnummer"),
+             (PatientIdKind.RESERVE, "Reservnummer"))
+
+
+def _options(items: list[tuple[str, str, str]], empty_key: str, empty: str) -> str:
+    """`<option>`s (value, i18n key, Swedish words) after an empty choice; no key: the words stay as they are."""
+    first = f'<option value="" data-i18n="{empty_key}">{empty}</option>'
+    return first + "".join(f'<option value="{escape(v)}"' + (f' data-i18n="{k}"' if k else "") + f">{escape(t)}</option>"
+                           for v, k, t in items)
+
+
+def _journal_html() -> str:
+    """The journal note panel (desktop/static/journal.js fills and autosaves it; docs/desktop.md)."""
+    relations = _options([(r.value, key, words) for r, key, words in _RELATIONS], "j.choose", "– välj –")
+    kinds = _options([(k.value, f"idkind.{k.value}", words) for k, words in _ID_KINDS], "j.choose", "– välj –")
+    # Every care-unit type (advice/urgency.py); journal.js narrows them to the chosen level's.
+    units = _options([(u.code, "", u.name_sv) for u in CARE_UNIT_TYPES.values()], "j.noreferral",
+                     "– ingen hänvisning –")
+    return f"""<section id="journal" aria-labelledby="h-journal" class="card journal" hidden>
+  <h2 id="h-journal" data-i18n="journal">Journalanteckning</h2>
+  <p id="journal-status" class="save-status" role="status"></p>
+  <p id="journal-notice" class="notice" role="status" hidden></p>
+  <p id="journal-signed" class="signed" hidden></p>
+  <form id="journal-form" class="note" novalidate>
+    <fieldset><legend data-i18n="j.intro">Inledning</legend>
+      <label for="j-caller_relation" data-i18n="j.caller_relation">Uppringaren är</label>
+      <select id="j-caller_relation" name="caller_relation">{relations}</select>
+      <label for="j-caller_name" data-i18n="j.caller_name">Uppringarens namn</label>
+      <input id="j-caller_name" name="caller_name" maxlength="200" autocomplete="off">
+      <p class="check"><input id="j-consent" name="consent" type="checkbox">
+        <label for="j-consent" data-i18n="j.consent">Uppringaren samtycker till dokumentation</label></p>
+      <label for="j-patient_id_kind" data-i18n="j.patient_id_kind">Typ av identitet</label>
+      <select id="j-patient_id_kind" name="patient_id_kind">{kinds}</select>
+      <label for="j-patient_id" data-i18n="j.patient_id">Patientens identitet</label>
+      <input id="j-patient_id" name="patient_id" maxlength="20" autocomplete="off" spellcheck="false"
+             inputmode="text" aria-describedby="j-patient_id-hint">
+      <p id="j-patient_id-hint" class="hint muted" data-i18n="j.patient_id.hint">ÅÅÅÅMMDD-NNNN, eller reservnummer</p>
+      <p id="j-patient_id-error" class="field-error" hidden></p>
+      <label for="j-patient_name" data-i18n="j.patient_name">Patientens namn</label>
+      <input id="j-patient_name" name="patient_name" maxlength="200" autocomplete="off">
+    </fieldset>
+    <fieldset><legend data-i18n="j.assessment">Kartläggning och bedömning</legend>
+      <dl class="facts">
+        <dt data-i18n="j.contact_reason">Kontaktorsak</dt><dd id="j-contact_reason">–</dd>
+        <dt data-i18n="j.urgency">Brådskandegrad</dt><dd id="j-urgency">–</dd>
+      </dl>
+      <p class="hint muted" data-i18n="j.fromadvice">Fylls i när du väljer nivå i rådgivningsstödet</p>
+    </fieldset>
+    <fieldset><legend data-i18n="j.advice">Råd och hänvisning</legend>
+      <label for="j-advice" data-i18n="j.advice_field">Råd till uppringaren</label>
+      <textarea id="j-advice" name="advice" rows="4" maxlength="8000"></textarea>
+      <label for="j-referral" data-i18n="j.referral">Hänvisning till</label>
+      <select id="j-referral" name="referral">{units}</select>
+      <label for="j-referral_text" data-i18n="j.referral_text">Var och när</label>
+      <input id="j-referral_text" name="referral_text" maxlength="2000" autocomplete="off">
+    </fieldset>
+    <fieldset><legend data-i18n="j.text">Anteckning</legend>
+      <label for="j-text" data-i18n="j.text_field">Anteckning (fritext)</label>
+      <textarea id="j-text" name="text" rows="6" maxlength="20000"></textarea>
+    </fieldset>
+    <p id="journal-problems" class="field-error" role="alert" hidden></p>
+    <div class="actions"><button type="button" id="journal-sign" class="primary" data-i18n="journal.sign">Signera</button></div>
+  </form>
+  <ol id="journal-amendments" class="amendments" hidden></ol>
+  <button type="button" id="journal-amend" data-i18n="journal.amend" hidden>Skriv tillägg</button>
+  <form id="amendment-form" class="note" novalidate hidden>
+    <h3 id="h-amendment" data-i18n="journal.amendment">Tillägg</h3>
+    <p id="amendment-status" class="save-status" role="status"></p>
+    <p id="amendment-notice" class="notice" role="status" hidden></p>
+    <label for="a-text" data-i18n="journal.amendment.text">Tilläggets text</label>
+    <textarea id="a-text" name="text" rows="4" maxlength="20000"></textarea>
+    <p id="amendment-problems" class="field-error" role="alert" hidden></p>
+    <div class="actions"><button type="button" id="amendment-sign" class="primary"
+      data-i18n="journal.signamendment">Signera tillägget</button></div>
+  </form>
+</section>
+"""
 
 
 def desktop_html(display_name: str) -> str:
     reasons = "".join(f'<option value="{v}" data-i18n="reason.{v}">{t}</option>' for v, t in _PAUSE_REASONS)
     keypad = "".join(f'<button type="button" class="key" data-key="{k}">{k}</button>'
                      for k in _KEYS)
+    journal = _journal_html()
     return f"""<!doctype html>
 <html lang="sv">
 <head>
@@ -132,6 +217,10 @@ def desktop_html(display_name: str) -> str:
 </section>
 <section id="call" aria-labelledby="h-call" class="card" hidden>
   <h2 id="h-call"><span data-i18n="call">Samtal</span> <span id="call-phase" class="phase"></span></h2>
+  <nav id="phases" class="phases" aria-labelledby="h-phases" hidden>
+    <h3 id="h-phases" class="visually-hidden" data-i18n="phases">Samtalets faser</h3>
+    <ol id="phase-list"></ol>
+  </nav>
   <dl class="facts">
     <dt data-i18n="call.number">Nummer</dt><dd id="call-number">–</dd>
     <dt data-i18n="call.region">Region</dt><dd id="call-region">–</dd>
@@ -140,7 +229,7 @@ def desktop_html(display_name: str) -> str:
     <dt data-i18n="call.wait">Väntetid</dt><dd id="call-wait">–</dd>
     <dt data-i18n="call.route">Vägen hit</dt><dd id="call-route">–</dd>
   </dl>
-  <div class="actions">
+  <div class="actions" id="call-actions">
     <button type="button" id="answer" class="primary" data-i18n="answer" disabled>Svara</button>
     <button type="button" id="hangup" class="danger" data-i18n="hangup" disabled>Lägg på</button>
     <button type="button" id="hold" aria-pressed="false" data-i18n="hold" disabled>Parkera</button>
@@ -179,7 +268,7 @@ def desktop_html(display_name: str) -> str:
   <p id="advice-saved" role="status"></p>
   <div id="advice-slot" data-call=""></div>
 </section>
-<section id="queues" aria-labelledby="h-queues" class="card">
+{journal}<section id="queues" aria-labelledby="h-queues" class="card">
   <h2 id="h-queues" data-i18n="queues">Köer</h2>
   <table><thead><tr><th scope="col" data-i18n="q.region">Region</th><th scope="col" data-i18n="q.waiting">Väntar</th>
   <th scope="col" data-i18n="q.longest">Längsta väntan</th><th scope="col" data-i18n="q.estimate">Beräknad väntan</th>

@@ -114,7 +114,7 @@ async def _run_serialised(request: web.Request, fn: Callable[[Session], T], atte
 
 
 def _refused(exc: Refusal) -> web.Response:
-    return json_error(STATUS.get(exc.code, 400), exc.code, str(exc))
+    return web.json_response({"error": exc.code, "detail": str(exc), **exc.extra}, status=STATUS.get(exc.code, 400))
 
 
 def _not_found(what: str) -> web.Response:
@@ -359,18 +359,23 @@ async def save_note(request: web.Request) -> web.StreamResponse:
         except Refusal as exc:
             if exc.code != "edit_conflict":
                 raise
-            # The tab needs the other text to show it beside its own: send the current note along (a read).
-            def reread(s: Session) -> dict[str, Any]:
-                note = _note(s, note_id)
-                service.log_read(s, note, service.Actor("staff", principal.user_id, principal.care_provider_id),
-                                 Purpose.CARE, at, path=request.path)
-                return note_json(service.to_records(s, [note])[0])
-
-            current = await _run(request, reread)
-            return web.json_response({"error": exc.code, "detail": str(exc), "current": current}, status=409,
-                                     headers=NO_STORE)
+            return await _conflict(request, exc, note_id, principal, at)
 
     return await _guarded(request, work)
+
+
+async def _conflict(request: web.Request, exc: Refusal, note_id: str, principal: Principal,
+                    at: datetime) -> web.Response:
+    """409 edit_conflict with the note as saved elsewhere, so the tab can show it beside its own text (a read)."""
+    def reread(s: Session) -> dict[str, Any]:
+        note = _note(s, note_id)
+        service.log_read(s, note, service.Actor("staff", principal.user_id, principal.care_provider_id),
+                         Purpose.CARE, at, path=request.path)
+        return note_json(service.to_records(s, [note])[0])
+
+    current = await _run(request, reread)
+    return web.json_response({"error": exc.code, "detail": str(exc), "current": current}, status=409,
+                             headers=NO_STORE)
 
 
 def _note(s: Session, note_id: str) -> JournalNote:
@@ -400,7 +405,12 @@ async def sign_note(request: web.Request) -> web.StreamResponse:
             note = service.sign(s, note_id, principal.user_id, body.revision, at, today=_today(at))
             return note_json(service.to_records(s, [note])[0])
 
-        data = await _run_serialised(request, db)
+        try:
+            data = await _run_serialised(request, db)
+        except Refusal as exc:
+            if exc.code != "edit_conflict":
+                raise
+            return await _conflict(request, exc, note_id, principal, at)
         log.info("call=%s note %s signed by %s", data["call_id"], note_id, principal.username)
         return web.json_response(data, headers=NO_STORE)
 
@@ -417,15 +427,16 @@ async def amend_note(request: web.Request) -> web.StreamResponse:
     at = _now(request)
 
     async def work() -> web.StreamResponse:
-        def db(s: Session) -> dict[str, Any]:
-            note = service.amend(s, note_id, principal.user_id, at)
+        def db(s: Session) -> tuple[dict[str, Any], bool]:
+            note, created = service.amend(s, note_id, principal.user_id, at)
             # The amendment carries the original's patient identity: that is a read of the original.
             original = _note(s, note_id)
             service.log_read(s, original, service.Actor("staff", principal.user_id, principal.care_provider_id),
                              Purpose.CARE, at, path=request.path)
-            return note_json(service.to_records(s, [note])[0])
+            return note_json(service.to_records(s, [note])[0]), created
 
-        return web.json_response(await _run(request, db), status=201, headers=NO_STORE)
+        data, created = await _run(request, db)
+        return web.json_response(data, status=201 if created else 200, headers=NO_STORE)
 
     return await _guarded(request, work)
 

@@ -32,11 +32,12 @@ class Purpose(StrEnum):
 
 
 class Refusal(Exception):
-    """Why a read or a save is refused; `code` is the API's error code."""
+    """Why a read or a save is refused; `code` is the API's error code, `extra` more fields for the answer."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
         super().__init__(message)
         self.code = code
+        self.extra = extra
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,8 @@ def sign(s: Session, note_id: str, user_id: int, revision: int, at: datetime, *,
     content = check_content(note.content, today=today)
     missing = missing_to_sign(content, amendment=note.amends_note_id is not None)
     if missing:
-        raise Refusal("incomplete", f"Fyll i före signering / fill in before signing: {', '.join(missing)}")
+        raise Refusal("incomplete", f"Fyll i före signering / fill in before signing: {', '.join(missing)}",
+                      missing=missing)
     # Looked up before the note changes: a query autoflushes, and a signed row takes no second UPDATE.
     root = s.get(JournalNote, note.amends_note_id) if note.amends_note_id else None
     note.content = content.model_dump(mode="json")
@@ -189,9 +190,10 @@ def sign(s: Session, note_id: str, user_id: int, revision: int, at: datetime, *,
     return note
 
 
-def amend(s: Session, note_id: str, user_id: int, at: datetime) -> JournalNote:
-    """A new draft amendment linked to a signed note of her care provider; the original is never touched.
-    It carries the patient's identity so that it files with the original."""
+def amend(s: Session, note_id: str, user_id: int, at: datetime) -> tuple[JournalNote, bool]:
+    """Her draft amendment of a signed note of her care provider: the one she has begun (a reloaded page finds
+    it), else a new one; the original is never touched. It carries the patient's identity so that it files with
+    the original. Returns (amendment, created)."""
     original = s.get(JournalNote, note_id)
     if original is None:
         raise NotFound("note")
@@ -203,6 +205,10 @@ def amend(s: Session, note_id: str, user_id: int, at: datetime) -> JournalNote:
         raise Refusal("not_signed", "Ett utkast ändras direkt; tillägg görs till signerade anteckningar / edit the "
                                     "draft itself; amendments are for signed notes")
     root = original.amends_note_id or original.id  # amendments of an amendment file under the first note
+    begun = s.exec(select(JournalNote).where(JournalNote.amends_note_id == root, JournalNote.author_user_id == user_id,
+                                             JournalNote.status == NoteStatus.DRAFT)).first()
+    if begun is not None:
+        return begun, False
     keep = {k: original.content.get(k) for k in ("caller_relation", "patient_id_kind", "patient_id", "patient_name",
                                                  "contact_reason", "urgency")}
     assert user.care_provider_id is not None
@@ -213,7 +219,7 @@ def amend(s: Session, note_id: str, user_id: int, at: datetime) -> JournalNote:
     s.add(note)
     s.flush()
     _version(s, note, user_id, at)
-    return note
+    return note, True
 
 
 # --- reading --------------------------------------------------------------------------------

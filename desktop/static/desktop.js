@@ -1,7 +1,9 @@
 // The nurse desktop (docs/desktop.md, "The page"): her state and the buttons to change it, the call offered
 // to her with what the caller chose, the phone's controls, wrap-up with its countdown, the queues of her
-// regions and her day. Live over the desktop WebSocket; the phone is softphone.js (JsSIP).
+// regions and her day. Live over the desktop WebSocket; the phone is softphone.js (JsSIP); the call's phases
+// and her journal note are journal.js.
 import { Softphone } from "/static/softphone.js";
+import * as journal from "/static/journal.js";
 
 const TEXT = {
   sv: {
@@ -34,6 +36,31 @@ const TEXT = {
     login_again: "Logga in igen", none: "–", seconds: "s", minutes: "min", unknown: "okänt",
     "step.own": "egen region", "step.partner": "samarbetsregion", "step.national": "nationell kö",
     "q.national": "Nationella kön", no_targets: "Inga mål just nu", transferred: "Samtalet är kopplat vidare",
+    "call.wrapup": "efterarbete", phases: "Samtalets faser",
+    journal: "Journalanteckning", "journal.saved": "Sparat", "journal.saving": "Sparar…",
+    "journal.retry": "Inte sparat – försöker igen", "journal.notsaved": "Inte sparat",
+    "journal.heldback": "utom patientens identitet",
+    "journal.conflict": "Anteckningen ändrades i en annan flik – dina ändringar är sparade ovanpå",
+    "journal.restored": "Osparade ändringar från förra gången är återställda och sparas nu",
+    "journal.opening": "Öppnar anteckningen …", "journal.openfailed": "Anteckningen kunde inte öppnas",
+    "journal.sign": "Signera", "journal.missing": "Fyll i före signering", "journal.signedat": "Signerad",
+    "journal.unsaved": "Allt är inte sparat än – rätta det som är markerat eller vänta tills det står Sparat, och signera sedan",
+    "journal.signconflict": "Anteckningen sparades i en annan flik medan du läste – granska den och signera igen",
+    "journal.signedelsewhere": "Anteckningen signerades i en annan flik; ändringar görs som tillägg",
+    "journal.amend": "Skriv tillägg", "journal.amendment": "Tillägg", "journal.amendment.text": "Tilläggets text",
+    "journal.signamendment": "Signera tillägget", "journal.amendmentsigned": "Tillägg signerat",
+    "j.intro": "Inledning", "j.assessment": "Kartläggning och bedömning", "j.advice": "Råd och hänvisning",
+    "j.text": "Anteckning", "j.caller_relation": "Uppringaren är", "j.caller_name": "Uppringarens namn",
+    "j.consent": "Uppringaren samtycker till dokumentation", "j.patient_id_kind": "Typ av identitet",
+    "j.patient_id": "Patientens identitet", "j.patient_id.hint": "ÅÅÅÅMMDD-NNNN, eller reservnummer",
+    "j.patient_name": "Patientens namn", "j.contact_reason": "Kontaktorsak", "j.urgency": "Brådskandegrad",
+    "j.fromadvice": "Fylls i när du väljer nivå i rådgivningsstödet", "j.advice_field": "Råd till uppringaren",
+    "j.referral": "Hänvisning till", "j.referral_text": "Var och när", "j.text_field": "Anteckning (fritext)",
+    "j.advice_or_text": "Råd eller anteckning", "j.choose": "– välj –", "j.noreferral": "– ingen hänvisning –",
+    "rel.self": "själv (patienten)", "rel.parent": "förälder", "rel.relative": "anhörig", "rel.staff": "vårdpersonal",
+    "rel.other": "annan", "idkind.personnummer": "Personnummer", "idkind.samordningsnummer": "Samordningsnummer",
+    "idkind.reserv": "Reservnummer", "urgency.112": "Akut: ring 112", "urgency.akut": "Akut: akutmottagning nu",
+    "urgency.timmar": "Inom några timmar", "urgency.dagar": "Inom några dagar", "urgency.egenvard": "Egenvård",
   },
   en: {
     skip: "Skip to content", title: "Nurse desktop", signout: "Sign out of Vårdlinje", presence: "My status",
@@ -65,6 +92,32 @@ const TEXT = {
     "q.national": "National queue", no_targets: "No targets right now", transferred: "The call was transferred",
     "state.logged_out": "logged out", "state.ready": "ready", "state.offered": "offered a call",
     "state.on_call": "on a call", "state.wrap_up": "wrap-up", "state.paused": "paused",
+    "call.wrapup": "wrap-up", phases: "Call phases",
+    journal: "Journal note", "journal.saved": "Saved", "journal.saving": "Saving…",
+    "journal.retry": "Not saved – retrying", "journal.notsaved": "Not saved",
+    "journal.heldback": "except the patient's identity",
+    "journal.conflict": "The note was changed in another tab – your changes are saved on top",
+    "journal.restored": "Unsaved changes from last time were restored and are being saved",
+    "journal.opening": "Opening the note …", "journal.openfailed": "The note could not be opened",
+    "journal.sign": "Sign", "journal.missing": "Fill in before signing", "journal.signedat": "Signed",
+    "journal.unsaved": "Not everything is saved yet – correct what is marked or wait for Saved, then sign",
+    "journal.signconflict": "The note was saved in another tab while you read it – review it and sign again",
+    "journal.signedelsewhere": "The note was signed in another tab; changes are made as amendments",
+    "journal.amend": "Write an amendment", "journal.amendment": "Amendment", "journal.amendment.text": "Amendment text",
+    "journal.signamendment": "Sign the amendment", "journal.amendmentsigned": "Amendment signed",
+    "j.intro": "Introduction", "j.assessment": "Survey and assessment", "j.advice": "Advice and referral",
+    "j.text": "Note", "j.caller_relation": "The caller is", "j.caller_name": "Caller's name",
+    "j.consent": "The caller consents to documentation", "j.patient_id_kind": "Kind of identity",
+    "j.patient_id": "Patient's identity number", "j.patient_id.hint": "YYYYMMDD-NNNN, or a reserve number",
+    "j.patient_name": "Patient's name", "j.contact_reason": "Contact reason", "j.urgency": "Urgency",
+    "j.fromadvice": "Filled in when you choose a level in advice support", "j.advice_field": "Advice given",
+    "j.referral": "Referred to", "j.referral_text": "Where and when", "j.text_field": "Note (free text)",
+    "j.advice_or_text": "Advice or note", "j.choose": "– choose –", "j.noreferral": "– no referral –",
+    "rel.self": "the patient", "rel.parent": "parent", "rel.relative": "relative", "rel.staff": "care staff",
+    "rel.other": "other", "idkind.personnummer": "Personal identity number",
+    "idkind.samordningsnummer": "Coordination number", "idkind.reserv": "Reserve number",
+    "urgency.112": "Emergency: call 112", "urgency.akut": "Emergency department now", "urgency.timmar": "Within hours",
+    "urgency.dagar": "Within days", "urgency.egenvard": "Self-care",
   },
 };
 
@@ -72,9 +125,10 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   lang: localStorage.getItem("vardlinje.lang") === "en" ? "en" : "sv",
   csrf: "", me: null, presence: null, call: null, phone: null, phoneKind: null, ws: null, wsDelay: 1,
-  wsWarning: false, sessionEnded: false, timer: null,
+  wsWarning: false, sessionEnded: false, timer: null, user: null,
 };
 window.vardlinje = ui; // for support staff in the console and the end-to-end test
+ui.openJournal = journal.openJournal; // the same, for a call's note
 
 function t(key) {
   return TEXT[ui.lang][key] ?? TEXT.sv[key] ?? key;
@@ -89,6 +143,7 @@ function applyLanguage() {
   renderPresence();
   renderCall();
   renderPhone();
+  journal.relabel();
 }
 
 const spoken = [];
@@ -152,6 +207,8 @@ async function api(method, path, body, retried = false) {
   if (!response.ok) {
     const error = new Error(data.detail || `${response.status} ${response.statusText}`);
     error.status = response.status;
+    error.code = data.error; // e.g. edit_conflict: journal.js acts on it
+    error.data = data;
     throw error;
   }
   return data;
@@ -209,7 +266,11 @@ function setPresence(presence) {
     announce(`${t("presence")}: ${stateLabel(presence)}`);
     loadToday();
   }
-  if (presence.state !== "offered" && presence.state !== "on_call" && !inCall()) {
+  if (presence.state === "wrap_up" && presence.call_id && !inCall()) {
+    // The card stays for the call she just had: its phases and her note go on in wrap-up.
+    if (!ui.call || ui.call.call_id !== presence.call_id) ui.call = { call_id: presence.call_id };
+    ui.call.state = "wrap_up";
+  } else if (presence.state !== "offered" && presence.state !== "on_call" && !inCall()) {
     ui.call = null;
   } else if (!ui.call || ui.call.call_id !== presence.call_id) {
     loadCall();
@@ -217,6 +278,8 @@ function setPresence(presence) {
     ui.call.state = presence.state;
   }
   renderCall();
+  const answered = ["on_call", "wrap_up"].includes(presence.state) ? presence.call_id : null;
+  journal.follow(answered, presence.state);
 }
 
 async function loadToday() {
@@ -280,7 +343,9 @@ function renderCall() {
       .filter(Boolean).join(", ") || t("none");
   }
   const ringing = inCall && !established && phone.session.direction === "incoming";
-  $("call-phase").textContent = established ? `(${phone.onHold ? t("held") : t("talking")})` : (ringing || (c && c.state !== "on_call") ? `(${t("ringing")})` : "");
+  const wrapping = !inCall && c && c.state === "wrap_up";
+  $("call-phase").textContent = established ? `(${phone.onHold ? t("held") : t("talking")})`
+    : wrapping ? `(${t("call.wrapup")})` : (ringing || (c && c.state === "offered") ? `(${t("ringing")})` : "");
   $("answer").disabled = !ringing;
   $("answer").hidden = ui.phoneKind !== "ws" || established;
   $("hangup").disabled = !inCall;
@@ -289,6 +354,9 @@ function renderCall() {
   $("hold").setAttribute("aria-pressed", String(Boolean(phone && phone.onHold)));
   $("mute").setAttribute("aria-pressed", String(Boolean(phone && phone.muted)));
   for (const key of document.querySelectorAll("#keypad .key")) key.disabled = !established;
+  // In wrap-up the card stays for her phases and note; the phone's controls have nothing to act on.
+  $("call-actions").hidden = Boolean(wrapping);
+  $("keypad-box").hidden = Boolean(wrapping);
   // A desk-phone nurse talks on her phone; she still transfers from here.
   const talking = established || (ui.phoneKind !== "ws" && c && c.state === "on_call");
   $("transfer-box").hidden = !talking;
@@ -342,7 +410,8 @@ async function startPhone() {
     renderCall();
   });
   const ended = () => {
-    if (!ui.presence || !["offered", "on_call"].includes(ui.presence.state)) ui.call = null;
+    if (!ui.presence || !["offered", "on_call", "wrap_up"].includes(ui.presence.state)) ui.call = null;
+    else if (ui.presence.state === "wrap_up" && ui.call) ui.call.state = "wrap_up";
     renderCall();
   };
   phone.addEventListener("ended", ended);
@@ -497,6 +566,7 @@ async function assess(doc, level) {
     const saved = await api("POST", "/api/v1/advice/assessments",
       { call_id: callId, document_id: doc.id, urgency: level.urgency });
     $("advice-saved").textContent = `${t("advice.saved")}: ${saved.title} · ${saved.urgency_sv}`;
+    journal.assessed(saved, level); // contact reason and urgency go into her note
   } catch (err) {
     showError(err.message);
   }
@@ -603,15 +673,27 @@ function wire() {
   }, 1000);
 }
 
+// A reload during wrap-up has no call facts from routing any more: the call record has the number.
+function contactFacts(contact) {
+  const c = ui.call;
+  if (!c || c.call_id !== contact.id || c.caller_number) return;
+  c.caller_number = contact.caller_number;
+  c.region = c.region || contact.region;
+  renderCall();
+}
+
 async function main() {
+  journal.initJournal({ api, t, announce, showError, me: () => ui.user, onContact: contactFacts });
   wire();
   applyLanguage();
   try {
     const who = await api("GET", "/api/v1/me");
+    ui.user = who;
     ui.csrf = who.csrf_token || "";
     $("logout-csrf").value = ui.csrf;
     ui.me = await api("GET", "/api/v1/desktop/me");
     setPresence(ui.me.presence);
+    journal.resume(); // no call now: her last note, if this tab had one
   } catch (err) {
     showError(err.message);
     return;

@@ -138,7 +138,7 @@ async def test_nurse_logs_in_goes_ready_and_answers_a_real_call_in_the_browser(
         # Svenska (1), barn (2), 1–17 år (2): the child queue; Anna has triage 2 and barn 2.
         # Room for every step below on a busy machine, and for the Stockholm menu's peak-hours message
         # (weekdays 08–10, about 12 s before the language choice).
-        caller = _call(env, "1,2,2", hang_up_after=55)
+        caller = _call(env, "1,2,2", hang_up_after=62)
 
         await _wait(page, "!document.getElementById('call').hidden && !document.getElementById('answer').disabled",
                     "the offer with an answer button", 45)
@@ -191,14 +191,27 @@ async def test_nurse_logs_in_goes_ready_and_answers_a_real_call_in_the_browser(
         await _wait(page, "document.getElementById('advice-saved').textContent.includes('Akut: ring 112')",
                     "the assessment saved")
         await _wait_for_event(env, "advice.assessed")
+        # Her journal note, opened when she answered: the assessment is in it; she writes and signs.
+        await _wait(page, "document.getElementById('j-urgency').textContent.includes('112')", "the urgency in the note")
+        await page.select_option("#j-caller_relation", "själv")
+        await page.select_option("#j-patient_id_kind", "personnummer")
+        await page.fill("#j-patient_id", "19121212-1212")
+        await page.fill("#j-advice", "Ring 112 nu; sjuksköterskan kopplar.")
+        await _wait(page, "/^Sparat/.test(document.getElementById('journal-status').textContent)", "the note saved")
+        await page.click("#journal-sign")
+        await _wait(page, "/^Signerad/.test(document.getElementById('journal-signed').textContent)", "signed")
+        await _wait_for_event(env, "journal.signed")
 
         result = await asyncio.wait_for(caller, 60)
         assert result.ok, f"sipp: {result.errors or result.output}"
         await _state(page, "wrap_up")
         assert not await page.is_hidden("#wrapup")
         await _wait(page, "/\\d/.test(document.getElementById('wrapup-left').textContent)", "the countdown")
-        await _wait(page, "document.getElementById('call').hidden", "the call view to close")
+        # In wrap-up the card keeps the call's facts and phases; the phone buttons go.
+        await _wait(page, "document.getElementById('call-actions').hidden && "
+                          "!document.getElementById('phases').hidden", "the call card in wrap-up")
         await page.click("#wrapup-done")
+        await _wait(page, "document.getElementById('call').hidden", "the call view to close")
         await _state(page, "ready")
         today = await page.text_content("#today-list") or ""
         for shown in ("erbjuden ett samtal", "i samtal", "efterarbete", "redo"):

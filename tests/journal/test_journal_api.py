@@ -77,7 +77,9 @@ async def test_a_note_is_drafted_prefilled_autosaved_signed_and_then_immutable(c
     assert again["id"] == note["id"], "a second open returns her draft, not a new note"
 
     early = await client.post(f"/api/v1/journal/notes/{note['id']}/sign", json={"revision": 1}, headers=h)
-    assert early.status == 422 and (await early.json())["error"] == "incomplete"
+    incomplete = await early.json()
+    assert early.status == 422 and incomplete["error"] == "incomplete"
+    assert incomplete["missing"] == ["advice", "caller_relation", "patient_id", "patient_id_kind"], incomplete
     status, saved = await _save(client, h, note, FILLED)
     assert status == 200 and saved["revision"] == 2 and saved["content"]["patient_id"] == PATIENT
     signed = await client.post(f"/api/v1/journal/notes/{note['id']}/sign", json={"revision": 2}, headers=h)
@@ -110,6 +112,8 @@ async def test_an_amendment_is_its_own_signed_note_linked_to_the_original(client
     assert draft_amend.status == 201
     amendment = await draft_amend.json()
     assert amendment["amends_note_id"] == original["id"] and amendment["content"]["patient_id"] == PATIENT
+    again = await client.post(f"/api/v1/journal/notes/{original['id']}/amendments", headers=h)
+    assert again.status == 200 and (await again.json())["id"] == amendment["id"], "her begun amendment, not a new one"
     status, amendment = await _save(client, h, amendment, {"text": "Rättelse: temperaturen var 38,5."})
     assert status == 200
     resp = await client.post(f"/api/v1/journal/notes/{amendment['id']}/sign",
@@ -145,6 +149,11 @@ async def test_two_tabs_saving_at_once_lose_nothing(client: Client, second: Clie
     assert conflict["current"]["content"]["text"] == "Hosta i fyra dagar."
     status, resent = await _save(second, h2, conflict["current"], {"text": "Hosta, feber 38."})
     assert status == 200 and resent["content"]["text"] == "Hosta, feber 38."
+    late = await client.post(f"/api/v1/journal/notes/{note['id']}/sign", json={"revision": first["revision"]},
+                             headers=h1)
+    body = await late.json()
+    assert late.status == 409 and body["error"] == "edit_conflict"
+    assert body["current"]["content"]["text"] == "Hosta, feber 38.", "signing what she saw, not what is there"
     stale = await _save(client, h1, latest, {"advice": "Vila."}, base=99)
     assert stale[0] == 400 and stale[1]["error"] == "bad_revision"
 
