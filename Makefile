@@ -1,5 +1,5 @@
 # The two commands of the README: `make run` and `make test`. Both install what they need.
-PACKAGES := vardlinje telephony calls identity ivr agents routing sms webrtc config advice desktop journal
+PACKAGES := vardlinje telephony calls identity ivr agents routing sms webrtc config advice desktop journal catalog
 
 .PHONY: setup run test lint typecheck
 

@@ -22,6 +22,7 @@ from config.http import setup_config_admin
 from config.live import LiveConfig
 from desktop.http import setup_desktop
 from identity.http import setup_identity
+from catalog.http import setup_catalog
 from journal.citizen import CitizenTokenConfig, load_public_key
 from journal.http import setup_journal
 from routing.control import CallControl
@@ -73,6 +74,7 @@ def create_app(
     setup_desktop(app)  # the nurse desktop's and the supervisors' APIs and WebSocket
     setup_advice(app)  # decision-support search and documents (the shipped content, validated at start)
     setup_journal(app, base_url=settings.http.public_url, citizen=citizen_config(settings))
+    setup_catalog(app)  # the referral catalog: search, edits, import/export
     return app
 
 

@@ -98,6 +98,7 @@ def db_current() -> None:
 
 def _register_commands() -> None:
     from advice.cli import advice_group
+    from catalog.cli import catalog_group
     from agents.cli import nurse_group
     from config.cli import config_group
     from identity.cli import user_group
@@ -116,6 +117,7 @@ def _register_commands() -> None:
     main.add_command(routing_group)
     main.add_command(advice_group)
     main.add_command(journal_group)
+    main.add_command(catalog_group)
 
 
 _register_commands()

@@ -95,3 +95,16 @@ def _write(path: Path, data: dict[str, str]) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(data, f, indent=2)
+
+
+def seed_catalog(session: Session, at: datetime) -> int:
+    """The generated demo referral catalog (all 21 regions), when the catalog is empty; returns the units
+    added."""
+    from catalog import store
+    from catalog.demo import demo_units
+
+    if store.count_by_region(session):
+        return 0
+    units = demo_units()
+    store.import_units(session, units, by="demo", at=at)
+    return len(units)

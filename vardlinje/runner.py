@@ -172,6 +172,9 @@ async def run(settings: Settings) -> None:
         if settings.demo:
             vocabulary = skill_vocabulary(directory.national.skills)
             await db.run(lambda s: demo.register_nurses(s, vocabulary, utcnow()))
+            added = await db.run(lambda s: demo.seed_catalog(s, utcnow()))
+            if added:
+                log.info("demo referral catalog loaded: %d units in all 21 regions", added)
         app = create_app(settings, db, redis, prompt_dir=prompts.directory, live_config=live)
         sms = app[SMS]
 
