@@ -18,11 +18,11 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from advice.http import setup_advice
+from catalog.http import setup_catalog
 from config.http import setup_config_admin
 from config.live import LiveConfig
 from desktop.http import setup_desktop
 from identity.http import setup_identity
-from catalog.http import setup_catalog
 from journal.citizen import CitizenTokenConfig, load_public_key
 from journal.http import setup_journal
 from routing.control import CallControl

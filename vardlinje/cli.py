@@ -98,8 +98,8 @@ def db_current() -> None:
 
 def _register_commands() -> None:
     from advice.cli import advice_group
-    from catalog.cli import catalog_group
     from agents.cli import nurse_group
+    from catalog.cli import catalog_group
     from config.cli import config_group
     from identity.cli import user_group
     from ivr.cli import ivr_group
