@@ -35,8 +35,9 @@ from advice.urgency import CARE_UNIT_TYPES, Urgency  # noqa: E402
 from catalog.demo import synthetic_units  # noqa: E402
 from catalog.hours import open_state  # noqa: E402
 from catalog.model import CareUnit  # noqa: E402
+from catalog.municipalities import haversine_km  # noqa: E402
 from catalog.municipalities import load as municipalities  # noqa: E402
-from catalog.search import CatalogIndex, Hit, Query, haversine_km  # noqa: E402
+from catalog.search import CatalogIndex, Hit, Query  # noqa: E402
 
 SE = ZoneInfo("Europe/Stockholm")
 

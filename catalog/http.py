@@ -352,3 +352,6 @@ def setup_catalog(app: web.Application) -> None:
     app.router.add_get(EXPORT_PATH, export)
     app.router.add_post(IMPORT_PATH, import_)
     app.router.add_get(MUNICIPALITIES_PATH, list_municipalities)
+    from .pages import add_routes as add_admin_page  # the page imports this module's paths
+
+    add_admin_page(app)  # after the desktop's /static route (create_app's order)

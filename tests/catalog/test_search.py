@@ -11,7 +11,8 @@ import pytest
 
 from advice.urgency import Urgency
 from catalog.model import CareUnit
-from catalog.search import CatalogIndex, Query, haversine_km
+from catalog.municipalities import haversine_km
+from catalog.search import CatalogIndex, Query
 
 SE = ZoneInfo("Europe/Stockholm")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
