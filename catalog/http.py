@@ -353,5 +353,7 @@ def setup_catalog(app: web.Application) -> None:
     app.router.add_post(IMPORT_PATH, import_)
     app.router.add_get(MUNICIPALITIES_PATH, list_municipalities)
     from .pages import add_routes as add_admin_page  # the page imports this module's paths
+    from .referral import add_routes as add_referral_routes
 
+    add_referral_routes(app)
     add_admin_page(app)  # after the desktop's /static route (create_app's order)

@@ -87,6 +87,8 @@ def index_page(owners: Iterable[str]) -> str:
         '<h1>Konfiguration <span lang="en" class="en">Configuration</span></h1>\n'
         '<p>Filer du kan ändra: <span lang="en" class="en">Files you may edit:</span></p>\n'
         f"<ul>{items or '<li>Inga / none</li>'}</ul>"
+        '<p><a href="/admin/catalog">Hänvisningskatalogen</a> <span lang="en" class="en">The referral catalog'
+        "</span></p>\n"
     )
     return _page("Konfiguration – Vårdlinje", body)
 

@@ -1,8 +1,9 @@
 """The nurse desktop's page (docs/desktop.md, "The page") and the start page's redirect by role.
 
 The page is a server-rendered shell in Swedish; `static/desktop.js` fills it from the desktop API and
-keeps it live over the desktop WebSocket, `static/softphone.js` is its phone and `static/journal.js` the
-call's phases and the journal note (both imported by desktop.js). No inline script or
+keeps it live over the desktop WebSocket, `static/softphone.js` is its phone, `static/journal.js` the
+call's phases and the journal note (both imported by desktop.js) and `static/referral.js` the referral panel
+(imported by journal.js). No inline script or
 style: the Content-Security-Policy allows scripts and styles from this origin only, and WebSockets to
 this origin and to Asterisk's SIP WebSocket.
 """
@@ -166,11 +167,40 @@ def _journal_html() -> str:
 """
 
 
+def _referral_html() -> str:
+    """The referral panel: catalog units that fit the call (desktop/static/referral.js; docs/desktop.md,
+    "Hänvisning"). Every care-unit type is listed with the levels it serves; referral.js offers the level's."""
+    types = "".join(f'<option value="{escape(u.code)}" data-fits="{" ".join(sorted(f.value for f in u.fits))}">'
+                    f"{escape(u.name_sv)}</option>" for u in CARE_UNIT_TYPES.values())
+    return f"""<section id="referral" aria-labelledby="h-referral" class="card referral" hidden>
+  <h2 id="h-referral" data-i18n="ref">Hänvisning</h2>
+  <p id="referral-basis" class="muted"></p>
+  <form id="referral-filters" class="filters" role="search" aria-labelledby="h-referral-filters" novalidate>
+    <h3 id="h-referral-filters" class="visually-hidden" data-i18n="ref.filters">Filter för enheterna</h3>
+    <p><label for="ref-municipality" data-i18n="ref.municipality">Kommun (närmast först)</label>
+      <input id="ref-municipality" list="ref-municipalities" autocomplete="off" spellcheck="false"
+             aria-describedby="ref-municipality-hint">
+      <datalist id="ref-municipalities"></datalist>
+      <span id="ref-municipality-hint" class="hint muted" data-i18n="ref.municipality.hint">tom: ingen
+        avståndsordning</span></p>
+    <p><label for="ref-type" data-i18n="ref.type">Typ av vårdenhet</label>
+      <select id="ref-type"><option value="" data-i18n="ref.alltypes">alla som passar nivån</option>{types}</select></p>
+    <p><label for="ref-age" data-i18n="ref.age">Patientens ålder (år)</label>
+      <input id="ref-age" type="number" min="0" max="130" step="1" inputmode="numeric" autocomplete="off"></p>
+  </form>
+  <p id="referral-result" class="result" role="status" hidden></p>
+  <h3 id="h-referral-hits" data-i18n="ref.hits">Enheter som passar</h3>
+  <p id="referral-status" class="save-status" role="status"></p>
+  <ol id="referral-hits" class="units" aria-labelledby="h-referral-hits"></ol>
+</section>
+"""
+
+
 def desktop_html(display_name: str) -> str:
     reasons = "".join(f'<option value="{v}" data-i18n="reason.{v}">{t}</option>' for v, t in _PAUSE_REASONS)
     keypad = "".join(f'<button type="button" class="key" data-key="{k}">{k}</button>'
                      for k in _KEYS)
-    journal = _journal_html()
+    journal = _journal_html() + _referral_html()
     return f"""<!doctype html>
 <html lang="sv">
 <head>

@@ -1,7 +1,7 @@
 // The nurse desktop (docs/desktop.md, "The page"): her state and the buttons to change it, the call offered
 // to her with what the caller chose, the phone's controls, wrap-up with its countdown, the queues of her
 // regions and her day. Live over the desktop WebSocket; the phone is softphone.js (JsSIP); the call's phases
-// and her journal note are journal.js.
+// and her journal note are journal.js, the referral panel referral.js (driven by journal.js).
 import { Softphone } from "/static/softphone.js";
 import * as journal from "/static/journal.js";
 
@@ -61,6 +61,22 @@ const TEXT = {
     "rel.other": "annan", "idkind.personnummer": "Personnummer", "idkind.samordningsnummer": "Samordningsnummer",
     "idkind.reserv": "Reservnummer", "urgency.112": "Akut: ring 112", "urgency.akut": "Akut: akutmottagning nu",
     "urgency.timmar": "Inom några timmar", "urgency.dagar": "Inom några dagar", "urgency.egenvard": "Egenvård",
+    ref: "Hänvisning", "ref.filters": "Filter för enheterna", "ref.municipality": "Kommun (närmast först)",
+    "ref.municipality.hint": "tom: ingen avståndsordning", "ref.type": "Typ av vårdenhet",
+    "ref.alltypes": "alla som passar nivån", "ref.age": "Patientens ålder (år)", "ref.hits": "Enheter som passar",
+    "ref.needlevel": "Välj nivå i rådgivningsstödet, så visas enheter som passar.",
+    "ref.call112": "Akut: ring 112 – ingen hänvisning till en mottagning.",
+    "ref.when.akut": "öppet nu", "ref.when.timmar": "öppet nu eller inom 12 timmar",
+    "ref.when.dagar": "öppet inom 7 dagar", "ref.when.egenvard": "öppet inom 7 dagar", "ref.region": "region",
+    "ref.allregions": "alla regioner", "ref.searching": "Söker …", "ref.count": "enheter", "ref.one": "1 enhet",
+    "ref.none": "Inga enheter passar – prova en annan typ eller en annan kommun.",
+    "ref.failed": "Enheterna kunde inte hämtas", "ref.allday": "dygnet runt", "ref.opento": "öppet till",
+    "ref.opens": "öppnar", "ref.closed": "stängt", "ref.choose": "Välj", "ref.sms": "Skicka SMS",
+    "ref.chosen": "Vald i anteckningen", "ref.chosenmark": "vald", "ref.sending": "Skickar SMS …",
+    "ref.smssent": "SMS skickat till", "ref.smsfailed": "SMS kunde inte skickas",
+    "ref.readonly": "Anteckningen är signerad – hänvisningen i den kan inte ändras", "ref.tel": "Tel",
+    "ref.access.drop_in": "drop-in", "ref.access.booked": "tidsbokning",
+    "ref.access.both": "drop-in och tidsbokning",
   },
   en: {
     skip: "Skip to content", title: "Nurse desktop", signout: "Sign out of Vårdlinje", presence: "My status",
@@ -118,6 +134,22 @@ const TEXT = {
     "idkind.samordningsnummer": "Coordination number", "idkind.reserv": "Reserve number",
     "urgency.112": "Emergency: call 112", "urgency.akut": "Emergency department now", "urgency.timmar": "Within hours",
     "urgency.dagar": "Within days", "urgency.egenvard": "Self-care",
+    ref: "Referral", "ref.filters": "Filters for the units", "ref.municipality": "Municipality (nearest first)",
+    "ref.municipality.hint": "empty: not ordered by distance", "ref.type": "Kind of care unit",
+    "ref.alltypes": "all that fit the level", "ref.age": "Patient's age (years)", "ref.hits": "Units that fit",
+    "ref.needlevel": "Choose a level in advice support to see units that fit.",
+    "ref.call112": "Emergency: call 112 – no referral to a clinic.",
+    "ref.when.akut": "open now", "ref.when.timmar": "open now or within 12 hours",
+    "ref.when.dagar": "open within 7 days", "ref.when.egenvard": "open within 7 days", "ref.region": "region",
+    "ref.allregions": "all regions", "ref.searching": "Searching …", "ref.count": "units", "ref.one": "1 unit",
+    "ref.none": "No unit fits – try another kind or another municipality.",
+    "ref.failed": "The units could not be fetched", "ref.allday": "open round the clock", "ref.opento": "open until",
+    "ref.opens": "opens", "ref.closed": "closed", "ref.choose": "Choose", "ref.sms": "Send SMS",
+    "ref.chosen": "Chosen in the note", "ref.chosenmark": "chosen", "ref.sending": "Sending SMS …",
+    "ref.smssent": "SMS sent to", "ref.smsfailed": "The SMS could not be sent",
+    "ref.readonly": "The note is signed – its referral cannot change", "ref.tel": "Tel",
+    "ref.access.drop_in": "walk-in", "ref.access.booked": "by appointment",
+    "ref.access.both": "walk-in and by appointment",
   },
 };
 
@@ -132,6 +164,11 @@ ui.openJournal = journal.openJournal; // the same, for a call's note
 
 function t(key) {
   return TEXT[ui.lang][key] ?? TEXT.sv[key] ?? key;
+}
+
+// A text in a given language, whatever hers is (the journal note is Swedish).
+function tl(lang, key) {
+  return (TEXT[lang] || TEXT.sv)[key] ?? TEXT.sv[key] ?? key;
 }
 
 function applyLanguage() {
@@ -362,6 +399,7 @@ function renderCall() {
   $("transfer-box").hidden = !talking;
   $("advice-slot").dataset.call = c ? c.call_id : "";
   if (c) ui.lastCall = c.call_id; // wrap-up: her assessment still belongs to the call she just had
+  journal.callFacts(); // the referral panel's region
 }
 
 // -- the phone --------------------------------------------------------------------------------------------
@@ -683,7 +721,8 @@ function contactFacts(contact) {
 }
 
 async function main() {
-  journal.initJournal({ api, t, announce, showError, me: () => ui.user, onContact: contactFacts });
+  journal.initJournal({ api, t, tl, announce, showError, me: () => ui.user, onContact: contactFacts,
+    callFacts: () => ui.call });
   wire();
   applyLanguage();
   try {

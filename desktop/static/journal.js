@@ -2,8 +2,11 @@
 //
 // desktop.js owns the page and calls in here: `initJournal` once, `follow(callId, state)` whenever her
 // presence changes (the call she is on or wrapping up, or null), `assessed()` after she chose a level in the
-// advice panel, `relabel()` after a language switch. Everything she types is autosaved; what the server has
-// not confirmed yet is also kept in sessionStorage, so a reload, a crash or a dropped network loses nothing.
+// advice panel, `relabel()` after a language switch, `callFacts()` when the call's facts arrive. Everything she
+// types is autosaved; what the server has not confirmed yet is also kept in sessionStorage, so a reload, a
+// crash or a dropped network loses nothing. The referral panel (referral.js) follows the note from here, and
+// a unit she chooses there enters the note through the same editor as her typing.
+import * as referral from "/static/referral.js";
 
 const DEBOUNCE_MS = 800; // after the last keystroke: a save per pause, not per character
 const MAX_RETRY_S = 30;
@@ -17,7 +20,10 @@ const FIELD_LABEL = {
   urgency: "j.urgency", advice: "j.advice_or_text", text: "journal.amendment.text",
 };
 
-let env = { api: null, t: (k) => k, announce: () => {}, showError: () => {}, me: () => null, onContact: () => {} };
+let env = {
+  api: null, t: (k) => k, tl: (_lang, k) => k, announce: () => {}, showError: () => {}, me: () => null,
+  onContact: () => {}, callFacts: () => null,
+};
 const $ = (id) => document.getElementById(id);
 
 const state = {
@@ -79,16 +85,33 @@ function choiceField(el) {
   return { el, get: () => el.value || null, set: (v) => { el.value = v ?? ""; } };
 }
 
-// The referral: "" is "no referral". A stored code outside the current list gets an option, so it never
-// silently disappears from what she sees.
+// The referral: "" is "no referral", else a care-unit type code or a catalog unit's id (chosen in the referral
+// panel). A stored value outside the current list gets an option — a unit by its name — so it never silently
+// disappears from what she sees.
+const referralLabels = new Map(); // unit id → name
 function referralField(el) {
   return {
     el, get: () => el.value,
     set: (v) => {
-      if (v && ![...el.options].some((o) => o.value === v)) el.append(new Option(v, v));
+      if (v && ![...el.options].some((o) => o.value === v)) {
+        const option = new Option(referralLabels.get(v) || v, v);
+        el.append(option);
+        if (!referralLabels.has(v) && !allUnits.some(([code]) => code === v)) unitName(v, option);
+      }
       el.value = v ?? "";
     },
   };
+}
+
+// A unit id stored in the note (after a reload): its name from the catalog, when it still has the unit.
+async function unitName(id, option) {
+  try {
+    const unit = await env.api("GET", `/api/v1/catalog/units/${encodeURIComponent(id)}`);
+    referralLabels.set(id, unit.name);
+    option.textContent = unit.name;
+  } catch {
+    // Gone from the catalog, or no catalog here: the id stays, which is what the note holds.
+  }
 }
 
 // Consent is yes, no or not asked yet (null); a checkbox alone has only two states, so the third is kept
@@ -420,7 +443,7 @@ const noteView = {
   onSigned: (note) => { state.editor = null; state.note = note; renderSigned(); env.announce(signedLine(note)); },
   onSignedElsewhere: () => { reloadSigned(t("journal.signedelsewhere")); },
   onPatientError: (message) => showPatientError(message),
-  onNote: (note) => { state.note = note; },
+  onNote: (note) => { state.note = note; tellReferral(); },
 };
 
 function showPatientError(message) {
@@ -445,6 +468,47 @@ function renderAssessment() {
     .find((a) => a && a.contact_reason === reason && a.title);
   $("j-contact_reason").textContent = reason ? (known ? known.title : reason) : t("none");
   $("j-urgency").textContent = urgency ? t(`urgency.${urgency}`) : t("none");
+  tellReferral();
+}
+
+// -- the referral panel ------------------------------------------------------------------------------------
+
+// The caller's region: the call record's (the caller's), else the queue's that routing gave the desktop.
+function callRegion() {
+  const facts = env.callFacts();
+  const mine = facts && facts.call_id === state.callId ? facts : null;
+  const contact = state.contact && state.contact.id === state.callId ? state.contact : null;
+  const region = (mine && mine.caller_region) || (contact && contact.region) || (mine && mine.region) || null;
+  const name = mine && region === mine.caller_region ? mine.caller_region_name
+    : mine && region === mine.region ? mine.region_name : "";
+  return { region, regionName: name || "" };
+}
+
+// What the referral panel filters by: the note's urgency (or her assessment of this call, before the note has
+// it), the caller's region, the patient's age from the note's identity; whether the note may still change.
+function tellReferral() {
+  if (!state.callId || !noteFields.urgency) return;
+  const assessed = state.assessment && state.assessment.call_id === state.callId ? state.assessment.urgency : "";
+  referral.update({
+    urgency: noteFields.urgency.get() || assessed || "",
+    ...callRegion(),
+    patientId: noteFields.patient_id.get(),
+    patientIdKind: noteFields.patient_id_kind.get(),
+    editable: Boolean(state.editor && !state.editor.stopped),
+    chosen: noteFields.referral.get(),
+  });
+}
+
+// "Välj" in the referral panel: the unit and where/when into the note, saved at once like any choice of hers.
+function chooseReferral(id, name, text) {
+  const editor = state.editor;
+  if (!editor || editor.stopped) return false;
+  referralLabels.set(id, name);
+  noteFields.referral.set(id);
+  noteFields.referral_text.set(text);
+  editor.edited("referral");
+  editor.save();
+  return true;
 }
 
 // The referral choices: the chosen level's care units, else every type (rendered by the page).
@@ -515,6 +579,7 @@ function renderSigned() {
     return item;
   }));
   list.hidden = !state.amendments.length;
+  tellReferral();
 }
 
 // The note was signed elsewhere (another tab): show it as signed, with its amendments.
@@ -673,6 +738,7 @@ async function open(callId, answeredNow) {
   const seq = ++state.seq;
   state.callId = callId;
   try { sessionStorage.setItem(CALL_KEY, callId); } catch { /* the panel just won't come back after a reload */ }
+  referral.open(callId);
   clearPanel();
   $("journal").hidden = false;
   $("journal-status").textContent = t("journal.opening");
@@ -684,6 +750,7 @@ async function open(callId, answeredNow) {
     state.contact = contact;
     env.onContact(contact);
     renderPhases();
+    tellReferral();
     if (answeredNow && !(contact.phases || []).length && contact.phase_plan.length) {
       await startPhase(contact.phase_plan[0].id); // "Inledning" begins when she answers
     }
@@ -760,9 +827,15 @@ export function assessed(saved, level) {
   renderAssessment();
 }
 
+/** The call's facts from routing arrived or changed (desktop.js): the referral panel's region may follow. */
+export function callFacts() {
+  tellReferral();
+}
+
 /** After a language switch: the texts this module writes. */
 export function relabel() {
   if (!$("journal")) return;
+  referral.relabel();
   state.editor?.renderStatus();
   state.amendment?.renderStatus();
   renderAssessment();
@@ -799,6 +872,8 @@ export function initJournal(deps) {
   amendmentView.problems = $("amendment-problems");
   allUnits = [...$("j-referral").options].filter((o) => o.value).map((o) => [o.value, o.textContent]);
   buildFields();
+  referral.initReferral({ api: env.api, t: env.t, tl: env.tl, lang: () => document.documentElement.lang,
+    inLanguage, choose: chooseReferral });
   wireForm($("journal-form"), $("journal-sign"), () => state.editor);
   wireForm($("amendment-form"), $("amendment-sign"), () => state.amendment);
   $("journal-amend").addEventListener("click", writeAmendment);
