@@ -33,6 +33,7 @@ from routing.live import LiveRouting
 from sms.http import setup_sms
 from sms.runtime import make_provider
 from telephony.runtime import Telephony
+from webrtc.http import setup_media
 
 from . import appkeys
 from .db import Database
@@ -75,6 +76,7 @@ def create_app(
     setup_advice(app)  # decision-support search and documents (the shipped content, validated at start)
     setup_journal(app, base_url=settings.http.public_url, citizen=citizen_config(settings))
     setup_catalog(app)  # the referral catalog: search, edits, import/export
+    setup_media(app)  # photos (and video) from the caller's phone: links by SMS, uploads, the images
     return app
 
 

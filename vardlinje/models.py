@@ -8,5 +8,6 @@ from identity.models import ApiToken, CareProvider, CareProviderRegion, LoginSes
 from journal.models import JournalAccess, JournalNote, JournalNoteVersion
 from routing.crisis_models import CrisisChange
 from sms.models import SmsMessage
+from webrtc.models import MediaAccess, MediaImage, MediaLink
 
-__all__ = ["ApiToken", "Call", "CallEvent", "CareUnitRow", "CareProvider", "CareProviderRegion", "ConfigVersion", "CrisisChange", "JournalAccess", "JournalNote", "JournalNoteVersion", "LoginSession", "Nurse", "PresenceChange", "Region", "SmsMessage", "User", "UserRegion"]
+__all__ = ["ApiToken", "Call", "CallEvent", "CareUnitRow", "CareProvider", "CareProviderRegion", "ConfigVersion", "CrisisChange", "JournalAccess", "JournalNote", "JournalNoteVersion", "LoginSession", "MediaAccess", "MediaImage", "MediaLink", "Nurse", "PresenceChange", "Region", "SmsMessage", "User", "UserRegion"]

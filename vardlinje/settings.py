@@ -216,6 +216,18 @@ class CitizenSettings(_Section):
         return self
 
 
+class MediaSettings(_Section):
+    """Photos and video from the caller's phone (docs/escalation.md)."""
+
+    link_minutes: int = Field(15, ge=1, le=240, description="how long a link sent by SMS works")
+    uploads_per_link: int = Field(3, ge=1, le=20, description="photos one image link accepts")
+    image_dir: Path | None = Field(None, description="where sanitized images are kept (default: data_dir/images)")
+    retention_hours: float = Field(24.0, gt=0, le=24 * 90, description="images not attached to a note are "
+                                   "deleted after this long")
+    max_upload_mb: float = Field(15.0, gt=0, le=100, description="largest accepted upload")
+    uploads_per_ip_per_hour: int = Field(30, ge=1, description="rate limit per caller address, all links")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VARDLINJE_", env_nested_delimiter="__", extra="forbid")
 
@@ -234,6 +246,7 @@ class Settings(BaseSettings):
     sms: SmsSettings = Field(default_factory=SmsSettings)
     softphone: SoftphoneSettings = Field(default_factory=SoftphoneSettings)
     citizen: CitizenSettings = Field(default_factory=CitizenSettings)
+    media: MediaSettings = Field(default_factory=MediaSettings)
 
     @field_validator("database_url")
     @classmethod
