@@ -72,6 +72,14 @@ async def _rows(page: Any) -> list[str]:
     return ids
 
 
+async def _rows_become(page: Any, expected: list[str], timeout: float = 10.0) -> None:
+    """The table reloads after the status line changes (a second request): wait for it, do not race it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (rows := await _rows(page)) != expected:
+        assert asyncio.get_running_loop().time() < deadline, rows
+        await asyncio.sleep(0.1)
+
+
 async def _api(page: Any, path: str) -> Any:
     """GET with the browser's session (its cookie)."""
     return await page.evaluate("async (path) => { const r = await fetch(path); return [r.status, await r.json()]; }",
@@ -156,7 +164,7 @@ async def test_a_region_admin_keeps_her_catalog(chromium: Any, origin: str, tmp_
     await page.wait_for_selector(f'tr[data-unit="{NEW_ID}"]', timeout=5000)
     await _text(page, "#status", "Ny enhet sparad: Jourcentralen City.")
     assert await page.is_hidden("#editor")
-    assert await _rows(page) == ["01-akut", NEW_ID, "01-vc"]
+    await _rows_become(page, ["01-akut", NEW_ID, "01-vc"])
     row = page.locator(f'tr[data-unit="{NEW_ID}"]')
     assert "Jourcentral" in (await row.text_content() or "") and "Solna" in (await row.text_content() or "")
     status, saved = await _api(page, f"/api/v1/catalog/units/{NEW_ID}")
@@ -200,14 +208,14 @@ async def test_a_region_admin_keeps_her_catalog(chromium: Any, origin: str, tmp_
     await page.click("#import-button")
     await _text(page, "#import-problems", "row 3")
     assert "apoteket" in (await page.text_content("#import-problems ul") or "")
-    assert await _rows(page) == ["01-akut", NEW_ID, "01-vc"]
+    await _rows_become(page, ["01-akut", NEW_ID, "01-vc"])
 
     # A good one: the table grows.
     await page.set_input_files("#import-file", str(good_file))
     await page.click("#import-button")
     await _text(page, "#status", "Importerade 2 enheter: 2 nya, 0 ändrade.")
     assert await page.is_hidden("#import-problems")
-    assert await _rows(page) == ["01-akut", "01-apotek", "01-bvc", NEW_ID, "01-vc"]
+    await _rows_become(page, ["01-akut", "01-apotek", "01-bvc", NEW_ID, "01-vc"])
     assert await page.text_content("#count-all") == "5"
 
     # Deleted after a confirm.
@@ -222,7 +230,7 @@ async def test_a_region_admin_keeps_her_catalog(chromium: Any, origin: str, tmp_
     await page.click("#delete")
     await _text(page, "#status", "Borttagen: Jourcentralen City.")
     assert dialogs == ["Ta bort Jourcentralen City? Det går inte att ångra."]
-    assert await _rows(page) == ["01-akut", "01-apotek", "01-bvc", "01-vc"]
+    await _rows_become(page, ["01-akut", "01-apotek", "01-bvc", "01-vc"])
     status, _ = await _api(page, f"/api/v1/catalog/units/{NEW_ID}")
     assert status == 404
 
