@@ -145,6 +145,13 @@ async def test_softphone_registers_answers_with_audio_both_ways_dtmf_and_hangs_u
 
             await page.evaluate("window.phone.hangup()")
             await events.wait("StasisEnd", channel_id)
+            # StasisEnd comes before the channel is destroyed: give Asterisk a moment under load.
+            for _ in range(50):
+                try:
+                    await ari.get_channel(channel_id)
+                except AriNotFound:
+                    break
+                await asyncio.sleep(0.1)
             with pytest.raises(AriNotFound):
                 await ari.get_channel(channel_id)
             await _wait_page(page, "window.events.some(e => e.name === 'ended') && !window.phone.inCall",
