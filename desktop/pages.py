@@ -151,6 +151,10 @@ def _journal_html() -> str:
     <p id="journal-problems" class="field-error" role="alert" hidden></p>
     <div class="actions"><button type="button" id="journal-sign" class="primary" data-i18n="journal.sign">Signera</button></div>
   </form>
+  <div id="journal-attachments" class="attachments" hidden>
+    <h3 id="h-journal-attachments" data-i18n="journal.attachments">Bifogade bilder</h3>
+    <ol id="journal-attachment-list" aria-labelledby="h-journal-attachments"></ol>
+  </div>
   <ol id="journal-amendments" class="amendments" hidden></ol>
   <button type="button" id="journal-amend" data-i18n="journal.amend" hidden>Skriv tillägg</button>
   <form id="amendment-form" class="note" novalidate hidden>
@@ -281,6 +285,43 @@ def desktop_html(display_name: str) -> str:
       <input id="transfer-number" type="tel" inputmode="tel" placeholder="+46…" autocomplete="off" hidden>
       <button type="submit" data-i18n="transfer.go">Koppla</button>
     </form></details>
+</section>
+<section id="media" aria-labelledby="h-media" class="card media" hidden>
+  <h2 id="h-media" data-i18n="media">Bild och video från uppringaren</h2>
+  <form id="media-request" class="media-request" novalidate>
+    <p><label for="media-to" data-i18n="media.to">Mobilnummer</label>
+      <input id="media-to" type="tel" inputmode="tel" maxlength="40" autocomplete="off" spellcheck="false"
+             aria-describedby="media-to-hint media-error">
+      <span id="media-to-hint" class="hint muted" data-i18n="media.to.hint">tomt: numret uppringaren ringer från</span></p>
+    <div class="actions">
+      <button type="button" id="media-image" data-i18n="media.image">Begär bild</button>
+      <button type="button" id="media-video" data-i18n="media.video">Erbjud video</button>
+      <button type="button" id="media-close" data-i18n="media.close">Stäng länkarna</button>
+    </div>
+  </form>
+  <p id="media-status" class="save-status" role="status"></p>
+  <p id="media-error" class="field-error" role="alert" hidden></p>
+  <div id="video" class="video" data-state="idle" hidden>
+    <h3 id="h-video" data-i18n="video">Video</h3>
+    <p id="video-status" role="status" data-state="idle"></p>
+    <div class="screens">
+      <video id="video-remote" autoplay playsinline aria-labelledby="h-video"></video>
+      <video id="video-local" autoplay playsinline muted aria-hidden="true"></video>
+    </div>
+    <div class="actions">
+      <button type="button" id="video-mute" aria-pressed="true" data-i18n="video.unmute">Sätt på mikrofonen</button>
+      <button type="button" id="video-camera" aria-pressed="false" data-i18n="video.cameraoff">Stäng av kameran</button>
+      <button type="button" id="video-end" class="danger" data-i18n="video.end">Avsluta video</button>
+    </div>
+  </div>
+  <h3 id="h-media-images" data-i18n="media.images">Bilder</h3>
+  <p id="media-none" class="muted" data-i18n="media.none">Inga bilder än.</p>
+  <ol id="media-images" class="images" aria-labelledby="h-media-images"></ol>
+  <dialog id="media-viewer" aria-labelledby="media-viewer-title">
+    <h3 id="media-viewer-title"></h3>
+    <img id="media-viewer-img" alt="">
+    <form method="dialog"><button type="submit" data-i18n="media.closeviewer">Stäng</button></form>
+  </dialog>
 </section>
 <section id="advice" aria-labelledby="h-advice" class="card advice">
   <h2 id="h-advice" data-i18n="advice">Rådgivningsstöd</h2>

@@ -1,9 +1,11 @@
 // The nurse desktop (docs/desktop.md, "The page"): her state and the buttons to change it, the call offered
 // to her with what the caller chose, the phone's controls, wrap-up with its countdown, the queues of her
 // regions and her day. Live over the desktop WebSocket; the phone is softphone.js (JsSIP); the call's phases
-// and her journal note are journal.js, the referral panel referral.js (driven by journal.js).
+// and her journal note are journal.js, the referral panel referral.js (driven by journal.js), the caller's
+// photos and the video room media.js and video.js.
 import { Softphone } from "/static/softphone.js";
 import * as journal from "/static/journal.js";
+import * as media from "/static/media.js";
 
 const TEXT = {
   sv: {
@@ -77,6 +79,21 @@ const TEXT = {
     "ref.readonly": "Anteckningen är signerad – hänvisningen i den kan inte ändras", "ref.tel": "Tel",
     "ref.access.drop_in": "drop-in", "ref.access.booked": "tidsbokning",
     "ref.access.both": "drop-in och tidsbokning",
+    media: "Bild och video från uppringaren", "media.to": "Mobilnummer",
+    "media.to.hint": "tomt: numret uppringaren ringer från", "media.image": "Begär bild", "media.video": "Erbjud video",
+    "media.close": "Stäng länkarna", "media.images": "Bilder", "media.none": "Inga bilder än.", "media.closeviewer": "Stäng",
+    "media.sending": "Skickar sms …", "media.sent.image": "Bildlänk skickad till", "media.sent.video": "Videolänk skickad till",
+    "media.expires": "gäller till", "media.closed": "Länkarna är stängda", "media.received": "Ny bild från uppringaren",
+    "media.photo": "Bild", "media.view": "visa i full storlek", "media.attach": "Bifoga till anteckningen",
+    "media.attached": "Bifogad till anteckningen", "media.attachedother": "Bifogad till en annan anteckning",
+    "media.nodraft": "Öppna en osignerad anteckning för samtalet för att bifoga", "journal.attachments": "Bifogade bilder",
+    video: "Video", "video.unmute": "Sätt på mikrofonen", "video.mute": "Stäng av mikrofonen",
+    "video.cameraoff": "Stäng av kameran", "video.cameraon": "Sätt på kameran", "video.end": "Avsluta video",
+    "video.state.idle": "", "video.state.waiting": "Väntar på att uppringaren öppnar länken …",
+    "video.state.connecting": "Ansluter videon …", "video.state.connected": "Videon är igång – rösten går i telefonen",
+    "video.state.failed": "Videon kunde inte kopplas upp", "video.state.ended": "Videosamtalet är avslutat",
+    "video.by.nurse": "av dig", "video.by.caller": "av uppringaren", "video.by.contact_closed": "kontakten är stängd",
+    "video.by.replaced": "öppnat i en annan flik",
   },
   en: {
     skip: "Skip to content", title: "Nurse desktop", signout: "Sign out of Vårdlinje", presence: "My status",
@@ -150,6 +167,22 @@ const TEXT = {
     "ref.readonly": "The note is signed – its referral cannot change", "ref.tel": "Tel",
     "ref.access.drop_in": "walk-in", "ref.access.booked": "by appointment",
     "ref.access.both": "walk-in and by appointment",
+    media: "Photos and video from the caller", "media.to": "Mobile number",
+    "media.to.hint": "empty: the number the caller is calling from", "media.image": "Request a photo",
+    "media.video": "Offer video", "media.close": "Close the links", "media.images": "Photos", "media.none": "No photos yet.",
+    "media.closeviewer": "Close", "media.sending": "Sending text message …", "media.sent.image": "Photo link sent to",
+    "media.sent.video": "Video link sent to", "media.expires": "valid until", "media.closed": "The links are closed",
+    "media.received": "New photo from the caller", "media.photo": "Photo", "media.view": "view full size",
+    "media.attach": "Attach to the note", "media.attached": "Attached to the note",
+    "media.attachedother": "Attached to another note", "media.nodraft": "Open an unsigned note for the call to attach",
+    "journal.attachments": "Attached photos",
+    video: "Video", "video.unmute": "Turn the microphone on", "video.mute": "Turn the microphone off",
+    "video.cameraoff": "Turn the camera off", "video.cameraon": "Turn the camera on", "video.end": "End video",
+    "video.state.idle": "", "video.state.waiting": "Waiting for the caller to open the link …",
+    "video.state.connecting": "Connecting the video …", "video.state.connected": "Video is on – the voice stays on the phone",
+    "video.state.failed": "The video could not connect", "video.state.ended": "The video call has ended",
+    "video.by.nurse": "by you", "video.by.caller": "by the caller", "video.by.contact_closed": "the contact is closed",
+    "video.by.replaced": "opened in another tab",
   },
 };
 
@@ -181,6 +214,7 @@ function applyLanguage() {
   renderCall();
   renderPhone();
   journal.relabel();
+  media.relabel();
 }
 
 const spoken = [];
@@ -317,6 +351,7 @@ function setPresence(presence) {
   renderCall();
   const answered = ["on_call", "wrap_up"].includes(presence.state) ? presence.call_id : null;
   journal.follow(answered, presence.state);
+  media.follow(answered, Boolean(answered));
 }
 
 async function loadToday() {
@@ -494,6 +529,7 @@ function connect() {
       announce(`${t("offered")}: ${message.call.caller_display || ""}`);
       renderCall();
     } else if (message.type === "queues") renderQueues(message.queues);
+    else if (message.type === "media_image") media.message(message);
     else if (message.type === "session_ended") {
       ui.sessionEnded = true;
       renderPhone();
@@ -722,7 +758,8 @@ function contactFacts(contact) {
 
 async function main() {
   journal.initJournal({ api, t, tl, announce, showError, me: () => ui.user, onContact: contactFacts,
-    callFacts: () => ui.call });
+    callFacts: () => ui.call, onNote: () => media.noteChanged() });
+  media.initMedia({ api, t, announce, note: journal.currentNote });
   wire();
   applyLanguage();
   try {

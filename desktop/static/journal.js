@@ -22,7 +22,7 @@ const FIELD_LABEL = {
 
 let env = {
   api: null, t: (k) => k, tl: (_lang, k) => k, announce: () => {}, showError: () => {}, me: () => null,
-  onContact: () => {}, callFacts: () => null,
+  onContact: () => {}, callFacts: () => null, onNote: () => {},
 };
 const $ = (id) => document.getElementById(id);
 
@@ -440,10 +440,12 @@ function buildFields() {
 
 const noteView = {
   status: null, notice: null, problems: null,
-  onSigned: (note) => { state.editor = null; state.note = note; renderSigned(); env.announce(signedLine(note)); },
+  onSigned: (note) => {
+    state.editor = null; state.note = note; renderSigned(); env.announce(signedLine(note)); env.onNote(note);
+  },
   onSignedElsewhere: () => { reloadSigned(t("journal.signedelsewhere")); },
   onPatientError: (message) => showPatientError(message),
-  onNote: (note) => { state.note = note; tellReferral(); },
+  onNote: (note) => { state.note = note; tellReferral(); env.onNote(note); },
 };
 
 function showPatientError(message) {
@@ -587,6 +589,7 @@ async function reloadSigned(notice) {
   try {
     const note = await env.api("GET", `/api/v1/journal/notes/${encodeURIComponent(state.note.id)}`);
     state.note = note;
+    env.onNote(note);
     state.amendments = note.amendments || [];
     fillFields(note.content);
   } catch (err) {
@@ -721,6 +724,7 @@ function clearPanel() {
   if (state.editor) state.editor.retire();
   if (state.amendment) state.amendment.retire();
   Object.assign(state, { note: null, editor: null, amendment: null, amendments: [], units: null, contact: null });
+  env.onNote(null);
   if (state.assessment && state.assessment.call_id !== state.callId) state.assessment = null;
   for (const id of ["journal-notice", "journal-problems", "journal-signed", "amendment-notice", "amendment-problems"]) {
     show($(id), "");
@@ -764,6 +768,7 @@ async function open(callId, answeredNow) {
 
 async function showNote(note) {
   state.note = note;
+  env.onNote(note);
   if (note.status === "signed") {
     await reloadSigned("");
     await resumeAmendment(note);
@@ -800,6 +805,11 @@ export function follow(callId, presenceState) {
   }
   state.live = Boolean(callId) && callId === state.callId;
   renderPhases();
+}
+
+/** The note the panel shows ({id, call_id, status, …}), or null: the photo panel attaches images to it. */
+export function currentNote() {
+  return state.note;
 }
 
 /** After a reload without a call: the panel shows the note of her last call again (this tab's). */

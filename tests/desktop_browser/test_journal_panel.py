@@ -38,9 +38,14 @@ from journal.models import JournalNote
 from routing.live import LiveRouting
 from routing.model import RoutingRules, WaitingCall
 from routing.redis_store import RedisStore
+from sms.config import SmsSettings
+from sms.http import setup_sms
+from sms.outbox import OutboxProvider
+from sms.ratelimit import RedisSmsLimiter
 from vardlinje.appkeys import DB, REDIS, ROUTING, SETTINGS
 from vardlinje.db import Database
-from vardlinje.settings import AuthSettings, HttpSettings, Settings
+from vardlinje.settings import AuthSettings, HttpSettings, MediaSettings, Settings
+from webrtc.http import setup_media
 
 from ..desktop import PASSWORD, Clock, Template, free_port, make_template
 
@@ -101,9 +106,11 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Template:
 
 
 @asynccontextmanager
-async def build(database: Database, redis_url: str, endpoint: str) -> AsyncIterator[Rig]:
+async def build(database: Database, redis_url: str, endpoint: str, *, media_dir: Path | None = None,
+                **media: Any) -> AsyncIterator[Rig]:
     """The app as vardlinje.app assembles the parts the desktop uses (identity, desktop + routing, advice,
-    journal), on a fresh Redis key prefix; the desktop's timings short."""
+    journal; with `media_dir` also SMS through the outbox and the caller's photos and video, `media` their
+    settings), on a fresh Redis key prefix; the desktop's timings short."""
     redis = Redis.from_url(redis_url)
     clock = Clock()
     prefix = f"test:{uuid.uuid4().hex[:12]}"
@@ -112,7 +119,8 @@ async def build(database: Database, redis_url: str, endpoint: str) -> AsyncItera
     origin = f"http://127.0.0.1:{free_port()}"
     app = web.Application()
     app[SETTINGS] = Settings(database_url="sqlite://", auth=AuthSettings(cookie_secure=False),
-                             http=HttpSettings(public_url=origin + "/"))
+                             http=HttpSettings(public_url=origin + "/"),
+                             media=MediaSettings(image_dir=media_dir, **media))
     app[DB] = database
     app[REDIS] = redis
     app[ROUTING] = live
@@ -122,6 +130,10 @@ async def build(database: Database, redis_url: str, endpoint: str) -> AsyncItera
                   heartbeat_key=f"{prefix}:heartbeat-{secrets.token_hex(3)}")
     setup_advice(app)
     setup_journal(app, base_url=origin, citizen=None)
+    if media_dir is not None:
+        limiter = RedisSmsLimiter(redis, limit=20, window_seconds=3600, prefix=f"{prefix}:sms")
+        setup_sms(app, OutboxProvider(), sms=SmsSettings(), limiter=limiter, clock=clock)
+        setup_media(app)
     server = TestServer(app, port=int(origin.rsplit(":", 1)[1]))
     await server.start_server()
     try:

@@ -1,0 +1,285 @@
+// Photos and video from the caller's phone during the call (docs/escalation.md).
+//
+// desktop.js owns the page and calls in here: `initMedia` once, `follow(callId, live)` when her call changes
+// (the call she is on or wrapping up, or null), `message(m)` for the desktop socket's `media_image`, and
+// `noteChanged(note)` / `relabel()`. A photo arrives live over the desktop socket; the list route is the truth
+// (after a reload, or when her socket is on another instance). The video room is video.js.
+import { VideoRoom } from "/static/video.js";
+
+let env = { api: null, t: (k) => k, announce: () => {}, note: () => null };
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  callId: null, // the call whose photos the panel shows (it stays after the call, like her note)
+  live: false, // she is on that call or wrapping it up: she may send links
+  images: [], // GET /api/v1/calls/{id}/images, newest last
+  room: null, // the VideoRoom, while one is offered or running
+  seq: 0,
+};
+
+function t(key) {
+  return env.t(key);
+}
+
+// The server's messages are "svenska / English".
+function inLanguage(message) {
+  const parts = String(message || "").split(" / ");
+  return parts.length === 2 && document.documentElement.lang === "en" ? parts[1] : parts[0];
+}
+
+function hhmm(iso) {
+  return iso ? new Date(iso).toLocaleTimeString("sv-SE", { hour: "2-digit", minute: "2-digit" }) : "";
+}
+
+function show(el, text) {
+  el.textContent = text || "";
+  el.hidden = !text;
+}
+
+// -- links ----------------------------------------------------------------------------------------------------
+
+async function sendLink(kind) {
+  const callId = state.callId;
+  if (!callId || !state.live) return null;
+  const to = $("media-to").value.trim();
+  show($("media-error"), "");
+  $("media-status").textContent = t("media.sending");
+  try {
+    const link = await env.api("POST", `/api/v1/calls/${encodeURIComponent(callId)}/media-links`,
+      to ? { kind, to } : { kind });
+    const line = `${t(`media.sent.${kind}`)} ${link.to_display}, ${t("media.expires")} ${hhmm(link.expires_at)}`;
+    $("media-status").textContent = line;
+    env.announce(line);
+    return link;
+  } catch (err) {
+    $("media-status").textContent = "";
+    show($("media-error"), inLanguage(err.message));
+    if (err.code === "no_mobile" || err.code === "bad_number") $("media-to").focus();
+    return null;
+  }
+}
+
+async function closeLinks() {
+  if (!state.callId) return;
+  try {
+    await env.api("DELETE", `/api/v1/calls/${encodeURIComponent(state.callId)}/media-links`);
+    $("media-status").textContent = t("media.closed");
+  } catch (err) {
+    show($("media-error"), inLanguage(err.message));
+  }
+}
+
+// -- photos ---------------------------------------------------------------------------------------------------
+
+async function loadImages(callId) {
+  const seq = ++state.seq;
+  try {
+    const data = await env.api("GET", `/api/v1/calls/${encodeURIComponent(callId)}/images`);
+    if (seq !== state.seq) return;
+    state.images = data.images || [];
+  } catch (err) {
+    if (seq !== state.seq) return;
+    state.images = [];
+    show($("media-error"), inLanguage(err.message));
+  }
+  renderImages();
+}
+
+function upsert(image) {
+  const at = state.images.findIndex((i) => i.id === image.id);
+  if (at >= 0) state.images[at] = image;
+  else state.images.push(image);
+}
+
+function draft() {
+  const note = env.note();
+  return note && note.status === "draft" && note.call_id === state.callId ? note : null;
+}
+
+function renderImages() {
+  const list = $("media-images");
+  const note = env.note();
+  const writable = draft();
+  list.replaceChildren(...state.images.map((image, n) => {
+    const item = document.createElement("li");
+    item.dataset.image = image.id;
+    const label = `${t("media.photo")} ${n + 1}, ${hhmm(image.received_at)}`;
+    const view = document.createElement("button");
+    view.type = "button";
+    view.className = "thumb";
+    view.setAttribute("aria-label", `${label} – ${t("media.view")}`);
+    const img = Object.assign(document.createElement("img"), { src: image.thumb_url, alt: "" });
+    view.append(img, Object.assign(document.createElement("span"), { textContent: label }));
+    view.addEventListener("click", () => viewImage(image, label));
+    item.append(view);
+    if (image.attached_note_id) {
+      item.append(Object.assign(document.createElement("span"), {
+        className: "attached", textContent: note && image.attached_note_id === note.id ? t("media.attached") : t("media.attachedother"),
+      }));
+    } else {
+      const attach = Object.assign(document.createElement("button"), {
+        type: "button", className: "attach", textContent: t("media.attach"), disabled: !writable,
+        title: writable ? "" : t("media.nodraft"),
+      });
+      attach.addEventListener("click", () => attachImage(image, attach));
+      item.append(attach);
+    }
+    return item;
+  }));
+  $("media-none").hidden = state.images.length > 0;
+  renderAttachments();
+}
+
+// The journal panel lists the photos attached to the note it shows.
+function renderAttachments() {
+  const note = env.note();
+  const attached = note ? state.images.filter((i) => i.attached_note_id === note.id) : [];
+  $("journal-attachment-list").replaceChildren(...attached.map((image) => {
+    const item = document.createElement("li");
+    item.dataset.image = image.id;
+    const view = document.createElement("button");
+    view.type = "button";
+    view.className = "thumb";
+    const label = `${t("media.photo")}, ${hhmm(image.received_at)}`;
+    view.append(Object.assign(document.createElement("img"), { src: image.thumb_url, alt: "" }),
+      Object.assign(document.createElement("span"), { textContent: label }));
+    view.addEventListener("click", () => viewImage(image, label));
+    item.append(view);
+    return item;
+  }));
+  $("journal-attachments").hidden = attached.length === 0;
+}
+
+function viewImage(image, label) {
+  const dialog = $("media-viewer");
+  $("media-viewer-title").textContent = label;
+  const img = $("media-viewer-img");
+  img.alt = label;
+  img.src = image.url; // every view is logged by the server
+  dialog.showModal();
+}
+
+async function attachImage(image, button) {
+  const note = draft();
+  if (!note) return;
+  button.disabled = true;
+  show($("media-error"), "");
+  try {
+    const saved = await env.api("POST", `/api/v1/media/images/${encodeURIComponent(image.id)}/attach`, { note_id: note.id });
+    upsert(saved);
+    env.announce(t("media.attached"));
+  } catch (err) {
+    button.disabled = false;
+    show($("media-error"), inLanguage(err.message));
+  }
+  renderImages();
+}
+
+// -- video ----------------------------------------------------------------------------------------------------
+
+async function offerVideo() {
+  if (state.room && !state.room.over) return;
+  $("media-video").disabled = true;
+  const link = await sendLink("video");
+  if (!link) {
+    renderControls();
+    return;
+  }
+  const room = new VideoRoom({ linkId: link.link_id, localVideo: $("video-local"), remoteVideo: $("video-remote") });
+  state.room = room;
+  window.vardlinje.video = room; // support staff and the browser test
+  room.addEventListener("state", renderVideo);
+  room.addEventListener("camera", renderVideo);
+  room.start();
+  renderVideo();
+}
+
+function renderVideo() {
+  const room = state.room;
+  const box = $("video");
+  box.hidden = !room;
+  if (!room) return;
+  const s = room.state;
+  box.dataset.state = s;
+  const status = $("video-status");
+  status.dataset.state = s;
+  let text = t(`video.state.${s}`);
+  if (s === "ended" && room.by) text = `${text} (${t(`video.by.${room.by}`)})`;
+  if (s !== status.dataset.said) {
+    status.dataset.said = s;
+    env.announce(text);
+  }
+  status.textContent = text;
+  const running = !room.over;
+  $("video-mute").disabled = !running;
+  $("video-camera").disabled = !running;
+  $("video-end").disabled = !running;
+  $("video-mute").setAttribute("aria-pressed", String(!room.micOn));
+  $("video-mute").textContent = t(room.micOn ? "video.mute" : "video.unmute");
+  $("video-camera").setAttribute("aria-pressed", String(!room.cameraOn));
+  $("video-camera").textContent = t(room.cameraOn ? "video.cameraoff" : "video.cameraon");
+  renderControls();
+}
+
+function renderControls() {
+  const live = Boolean(state.callId && state.live);
+  $("media-request").hidden = !live;
+  $("media-image").disabled = !live;
+  $("media-video").disabled = !live || Boolean(state.room && !state.room.over);
+}
+
+// -- what desktop.js calls ------------------------------------------------------------------------------------
+
+/** The call she is on or wrapping up, or null (the panel keeps the last call's photos until the next call). */
+export function follow(callId, live) {
+  if (callId && callId !== state.callId) {
+    if (state.room && !state.room.over) state.room.end();
+    state.room = null;
+    state.callId = callId;
+    state.images = [];
+    $("media-to").value = "";
+    $("media-status").textContent = "";
+    show($("media-error"), "");
+    $("media").hidden = false;
+    renderVideo();
+    loadImages(callId);
+  }
+  state.live = Boolean(callId) && callId === state.callId && live;
+  renderControls();
+}
+
+/** A message from the desktop socket. */
+export function message(m) {
+  if (m.type !== "media_image" || !m.image) return;
+  if (m.call_id !== state.callId) return;
+  upsert(m.image);
+  renderImages();
+  env.announce(t("media.received"));
+}
+
+/** The journal panel opened, saved or signed a note: the attach buttons follow it. */
+export function noteChanged() {
+  if (state.callId) renderImages();
+}
+
+export function relabel() {
+  renderImages();
+  renderVideo();
+  renderControls();
+}
+
+export function initMedia(deps) {
+  env = { ...env, ...deps };
+  $("media-image").addEventListener("click", async () => {
+    $("media-image").disabled = true;
+    await sendLink("image");
+    renderControls();
+  });
+  $("media-video").addEventListener("click", offerVideo);
+  $("media-close").addEventListener("click", closeLinks);
+  $("media-request").addEventListener("submit", (e) => e.preventDefault());
+  $("video-mute").addEventListener("click", () => { state.room?.setMic(!state.room.micOn); renderVideo(); });
+  $("video-camera").addEventListener("click", () => { state.room?.setCamera(!state.room.cameraOn); renderVideo(); });
+  $("video-end").addEventListener("click", () => state.room?.end());
+  $("media-viewer").addEventListener("close", () => { $("media-viewer-img").removeAttribute("src"); });
+}

@@ -1,0 +1,146 @@
+"""The caller's photo and the video room in the nurse desktop, in headless Chromium: the nurse's page and the
+caller's phone are two browser contexts of a real app (identity, desktop + routing on the test Redis, journal,
+SMS through the outbox, webrtc) on a migrated SQLite database. The caller's pages are opened from the link in
+the SMS outbox, as a phone would open it. Nora has a SIP desk phone, so the call is offered and answered through
+routing (test_journal_panel.py's rig); the phone call itself is covered by test_desktop_e2e.py (Asterisk)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session, col, select
+
+from agents import service as agents
+from agents.models import Nurse
+from sms.models import SmsMessage
+from webrtc.models import MediaAccess, MediaImage
+
+from ..desktop import Clock, Template
+from ..webrtc.test_http import gps_photo
+from .test_journal_panel import Rig, build, open_desktop, presence_is, template, text_is, until  # noqa: F401
+
+LINK = re.compile(r"(http://127\.0\.0\.1:\d+/m/[A-Za-z0-9_-]+)$")
+
+
+@pytest.fixture
+async def media_rig(template: Template, tmp_path: Path, redis_url: str) -> AsyncIterator[Rig]:  # noqa: F811
+    database = template.copy(tmp_path)
+    endpoint = template.endpoints["nora"]
+
+    def desk_phone(s: Session) -> None:
+        nurse = s.exec(select(Nurse).where(Nurse.endpoint == endpoint)).one()
+        assert nurse.id is not None
+        agents.set_phone(s, nurse.id, "udp", at=Clock()())
+
+    database.run_sync(desk_phone)
+    async with build(database, redis_url, endpoint, media_dir=tmp_path / "images") as built:
+        yield built
+
+
+def outbox_link(rig: Rig) -> str:
+    """The link in the newest SMS of the outbox."""
+    bodies = rig.database.run_sync(lambda s: [m.body for m in s.exec(
+        select(SmsMessage).order_by(col(SmsMessage.created_at), col(SmsMessage.id)))])
+    assert bodies, "no SMS was sent"
+    match = LINK.search(bodies[-1])
+    assert match is not None, bodies[-1]
+    return match.group(1)
+
+
+async def on_a_call(page: Any, rig: Rig) -> str:
+    """Nora ready, a call offered and answered: her note opens by itself."""
+    await page.click("#presence-actions [data-event=login]")
+    await presence_is(page, "paused")
+    await page.click("#presence-actions [data-event=ready]")
+    await presence_is(page, "ready")
+    call_id = rig.new_call()
+    await rig.offer(call_id)
+    await presence_is(page, "offered")
+    await rig.answer(call_id)
+    await presence_is(page, "on_call")
+    await text_is(page, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+    return call_id
+
+
+async def test_a_photo_arrives_live_sanitized_and_is_attached_to_the_note(chromium: Any, media_rig: Rig,
+                                                                           tmp_path: Path) -> None:
+    """During a call Nora asks for a photo: the caller's phone opens the SMS link and sends a photo with GPS in
+    its EXIF; it appears in her desktop without a reload (the desktop socket), stripped of the GPS in the
+    stored bytes and in what her browser gets; she views it (logged) and attaches it, and the note's panel
+    and the database both have it attached to her draft."""
+    rig = media_rig
+    problems: list[str] = []
+    nurse = await chromium.new_context(base_url=rig.origin)
+    page = await open_desktop(nurse, rig, problems, log_in=True)
+    assert await page.is_hidden("#media")
+    call_id = await on_a_call(page, rig)
+    await until(page, "() => !document.getElementById('media').hidden", "the photo panel")
+    assert (await page.text_content("#media-none")) == "Inga bilder än."
+
+    # A landline typed in is refused under the field, nothing is sent.
+    await page.fill("#media-to", "08-600 10 00")
+    await page.click("#media-image")
+    await text_is(page, "#media-error", "inget svenskt mobilnummer")
+    assert rig.database.run_sync(lambda s: s.exec(select(SmsMessage)).all()) == []
+    await page.fill("#media-to", "")
+    await page.click("#media-image")
+    await text_is(page, "#media-status", r"^Bildlänk skickad till 070-123 45 67, gäller till \d\d:\d\d$")
+    assert await page.is_hidden("#media-error")
+    link = outbox_link(rig)
+
+    # The caller's phone: no session, the page from the SMS.
+    phone = await chromium.new_context()
+    caller = await phone.new_page()
+    await caller.goto(link)
+    assert await caller.text_content("h1") == "Skicka en bild till sjuksköterskan"
+    await caller.set_input_files("#image", files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg",
+                                                   "buffer": gps_photo()}])
+    await caller.click("button[type=submit]")
+    await caller.wait_for_selector("text=Tack! Bilden är skickad till sjuksköterskan.")
+
+    # Live in her desktop: the thumbnail loads, and the list says when it came.
+    await page.wait_for_selector("#media-images li[data-image] img", timeout=10_000)
+    await until(page, "() => document.querySelector('#media-images li img').naturalWidth > 0", "the thumbnail")
+    assert await page.is_hidden("#media-none")
+    [image] = rig.database.run_sync(lambda s: list(s.exec(select(MediaImage).where(MediaImage.call_id == call_id))))
+    assert await page.get_attribute("#media-images li", "data-image") == image.id
+    stored = (tmp_path / "images").rglob(f"{image.id}.jpg")
+    data = next(stored).read_bytes()
+    assert data[:2] == b"\xff\xd8" and b"Exif" not in data and b"Phonemaker" not in data
+    served = await page.evaluate("async (u) => { const r = await fetch(u); const b = new Uint8Array(await "
+                                 "r.arrayBuffer()); return [r.status, Array.from(b.slice(0, 4096))]; }",
+                                 f"/api/v1/media/images/{image.id}")
+    assert served[0] == 200 and b"Exif" not in bytes(served[1])
+
+    # She views it full size: a dialog, and the view is in the access log.
+    await page.click("#media-images li button.thumb")
+    await until(page, "() => document.getElementById('media-viewer').open && "
+                      "document.getElementById('media-viewer-img').naturalWidth > 0", "the full-size photo")
+    await page.click("#media-viewer button[type=submit]")
+    seen = rig.database.run_sync(lambda s: [a.what for a in s.exec(select(MediaAccess).where(
+        MediaAccess.image_id == image.id))])
+    assert "image" in seen and "thumbnail" in seen
+
+    # Attached to her draft note: marked in the list, shown in the note's panel, kept in the database.
+    assert await page.is_hidden("#journal-attachments")
+    await page.click("#media-images li button.attach")
+    await text_is(page, "#media-images li .attached", "^Bifogad till anteckningen$")
+    await until(page, "() => document.querySelectorAll('#journal-attachment-list li img').length === 1",
+                "the note's attachment")
+    [note] = rig.notes(call_id)
+    attached = rig.database.run_sync(lambda s: s.get(MediaImage, image.id))
+    assert attached is not None and attached.attached_note_id == note.id
+    assert [e["image"] for e in rig.events(call_id, "media.image_attached")] == [image.id]
+    assert [e["image"] for e in rig.events(call_id, "media.image_received")] == [image.id]
+
+    # After a reload the list comes from the server, still attached.
+    await page.reload()
+    await until(page, "() => document.body.dataset.ready === 'true'", "the desktop to load again")
+    await text_is(page, "#media-images li .attached", "^Bifogad till anteckningen$", timeout=15)
+    assert problems == []
+    await phone.close()
+    await nurse.close()
