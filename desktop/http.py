@@ -77,6 +77,7 @@ from .live import (
     region_calls,
 )
 from .models import EVENT_SV, REASON_SV, STATE_SV, PresenceRequest, SupervisorPresenceRequest
+from .notices import publish, relay
 from .softphone import ice_servers, sip_domain, sip_ws_url
 
 T = TypeVar("T")
@@ -635,8 +636,10 @@ async def _desktop_ctx(app: web.Application) -> AsyncIterator[None]:
                            beat_seconds=config.beat_seconds)
     state.hub.attach()
     stop = asyncio.Event()
+    notices = relay(app[REDIS], state.hub.notify)
     tasks = [asyncio.create_task(state.hub.run(stop), name="desktop-queues"),
-             asyncio.create_task(state.liveness.run(stop), name="desktop-liveness")]
+             asyncio.create_task(state.liveness.run(stop), name="desktop-liveness"),
+             asyncio.create_task(notices.run(stop), name="desktop-notices")]
     yield
     stop.set()
     await state.hub.close_all()  # normally done already at shutdown (_close_sockets)
@@ -646,6 +649,16 @@ async def _desktop_ctx(app: web.Application) -> AsyncIterator[None]:
             await asyncio.wait_for(task, 5)
     state.hub = None
     state.liveness = None
+
+
+async def notify_nurse(app: web.Application, nurse_id: str, message: dict[str, Any]) -> None:
+    """News for one nurse's open desktops, wherever her socket is connected (desktop/notices.py). Without
+    Redis the desktops on this instance still get it."""
+    if await publish(app[REDIS], nurse_id, message):
+        return
+    hub = app[DESKTOP].hub
+    if hub is not None:
+        await hub.notify(nurse_id, message)
 
 
 async def _close_sockets(app: web.Application) -> None:

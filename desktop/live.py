@@ -376,6 +376,14 @@ class DesktopHub:
         for conn in self.connections.get(nurse_id, ()):
             conn.wake.set()
 
+    async def notify(self, nurse_id: str, message: dict[str, Any]) -> None:
+        """A notice for her desktops on this instance (desktop/notices.py brings those from elsewhere)."""
+        for conn in list(self.connections.get(nurse_id, ())):
+            try:
+                await conn.send(message)
+            except Exception as exc:  # a closing socket must not stop the others
+                log.warning("nurse=%s notice %s not sent: %s", nurse_id, message.get("type"), exc)
+
     # -- queues ----------------------------------------------------------------------------------------
 
     async def push_queues(self) -> None:

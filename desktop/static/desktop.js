@@ -518,6 +518,7 @@ function connect() {
     ui.wsDelay = 1;
     ui.wsWarning = false;
     renderPhone();
+    media.refresh(); // notices are at most once: the list is the truth
     ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: "ping" })), 5000);
   });
   ws.addEventListener("message", (e) => {

@@ -248,6 +248,11 @@ export function follow(callId, live) {
   renderControls();
 }
 
+/** The desktop socket (re)connected: a photo may have come while it was away. */
+export function refresh() {
+  if (state.callId) loadImages(state.callId);
+}
+
 /** A message from the desktop socket. */
 export function message(m) {
   if (m.type !== "media_image" || !m.image) return;
