@@ -32,6 +32,7 @@ def contact_view(call: Call, events: Sequence[CallEvent]) -> dict[str, Any]:
     transfers: list[dict[str, Any]] = []
     holds: list[dict[str, Any]] = []
     sms: list[dict[str, Any]] = []
+    media: list[dict[str, Any]] = []
     assessments: list[dict[str, Any]] = []
     notes: list[dict[str, Any]] = []
     menu_path: list[str] = []
@@ -60,6 +61,10 @@ def contact_view(call: Call, events: Sequence[CallEvent]) -> dict[str, Any]:
         elif e.kind.startswith("sms."):
             sms.append({"kind": e.kind, "at": at, **{k: v for k, v in d.items() if k in ("template", "status",
                                                                                          "error", "sid")}})
+        elif e.kind.startswith("media."):
+            # links offered, photos received/attached, the video's course; never a token or an image
+            media.append({"kind": e.kind.split(".", 1)[1], "at": at,
+                          **{k: d[k] for k in ("link", "image", "note", "by", "reason") if k in d}})
         elif e.kind == "advice.assessed":
             assessments.append({"at": at, **{k: d.get(k) for k in ("document", "title", "contact_reason",
                                                                     "urgency", "urgency_sv", "by")}})
@@ -83,6 +88,7 @@ def contact_view(call: Call, events: Sequence[CallEvent]) -> dict[str, Any]:
         "transfers": transfers,
         "holds": holds,
         "sms": sms,
+        "media": media,
         "assessments": assessments,
         "phases": phase_log(events),
         "journal": notes,

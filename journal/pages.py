@@ -27,6 +27,10 @@ PAGE_PATH = "/calls/{call_id}"
 SWEDEN = ZoneInfo("Europe/Stockholm")
 OUTCOME_SV = {"answered": "besvarat", "missed": "inte besvarat", "cancelled": "avbrutet", None: "pågår"}
 END_SV = {"ended": "avslutat", "ended_while_disconnected": "avslutat medan servern var frånkopplad"}
+MEDIA_SV = {"image_offered": "bildlänk skickad", "video_offered": "videolänk skickad",
+            "image_received": "bild mottagen",
+            "image_attached": "bild bifogad", "video_joined": "uppringaren öppnade videon",
+            "video_connected": "video uppkopplad", "video_failed": "video misslyckades", "video_ended": "video avslutad"}
 STYLE = "/static/contact.css"
 
 
@@ -91,6 +95,9 @@ def render(view: dict[str, Any], context: dict[str, Any]) -> str:
         _table("SMS", ["Händelse", "Mall", "Status", "Tid"],
                [[s["kind"], str(s.get("template", "–")), str(s.get("status", s.get("error", "–"))), _when(s["at"])]
                 for s in view["sms"]]),
+        _table("Bild och video", ["Händelse", "Länk", "Bild", "Av", "Tid"],
+               [[MEDIA_SV.get(m["kind"], m["kind"]), str(m.get("link", "–")), str(m.get("image", "–"))[:8],
+                 str(m.get("by") or "–"), _when(m["at"])] for m in view["media"]]),
         _table("Journalanteckningar", ["Anteckning", "Status", "Tillägg till", "Signerad"],
                [[n["id"], "signerad" if n["status"] == "signed" else "utkast", n["amends_note_id"] or "–",
                  _when(n["signed_at"])] for n in view["notes"]]),
