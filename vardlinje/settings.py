@@ -226,6 +226,8 @@ class MediaSettings(_Section):
                                    "deleted after this long")
     max_upload_mb: float = Field(15.0, gt=0, le=100, description="largest accepted upload")
     uploads_per_ip_per_hour: int = Field(30, ge=1, description="rate limit per caller address, all links")
+    video_joins_per_link: int = Field(5, ge=1, le=50, description="times the caller may join (or rejoin after "
+                                      "a dropped connection or a reload) one video link's room")
 
 
 class Settings(BaseSettings):

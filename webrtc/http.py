@@ -11,8 +11,8 @@ Staff (identity sessions; CSRF by the identity middleware):
 - `POST /api/v1/media/images/{image_id}/attach` {note_id}: the note's author attaches the image.
 
 The caller (no login, no cookies; the token in the path is the credential):
-- `GET /m/{token}`: the upload form (image link), "coming soon" (video link), or why the link does not work
-  (404 unknown, 410 expired/used up/closed).
+- `GET /m/{token}`: the upload form (image link), the video room's page (video link; its script and the two
+  room WebSockets are in room.py), or why the link does not work (404 unknown, 410 expired/used up/closed).
 - `POST /m/{token}/images`: one photo, multipart field `image`, read as a stream with a hard size cap (413),
   per-address rate limit (429), sanitized in a worker thread (400 with the form again), kept (200 thanks).
 
@@ -37,7 +37,7 @@ from sqlmodel import Session, select
 from agents.models import Nurse
 from calls.models import Call
 from desktop.context import display_number
-from desktop.http import DESKTOP
+from desktop.http import DESKTOP, notify_nurse
 from identity.http import (
     IDENTITY,
     Principal,
@@ -55,7 +55,7 @@ from sms.provider import RateLimited, SmsError
 from sms.runtime import SMS
 from vardlinje.appkeys import DB, REDIS, ROUTING, SETTINGS
 
-from . import pages, service
+from . import pages, service, video
 from .images import ImageLimits, ImageRejected, sanitize
 from .links import LinkKind, LinkState
 from .models import MediaImage, MediaLink
@@ -79,7 +79,7 @@ IP_WINDOW_SECONDS = 3600
 CHUNK = 64 * 1024
 MAX_PARTS = 4  # the form has one field; a few stray parts are skipped, more is not a phone's form
 DEFAULT_WRAP_UP = timedelta(seconds=60)  # config.schema RegionRouting.wrap_up_seconds' default
-STATUS = {"unknown_image": 404, "other_call": 409, "not_your_note": 403}
+STATUS = {"unknown_image": 404, "other_call": 409, "not_your_note": 403, "note_signed": 409}
 STATE_STATUS = {LinkState.UNKNOWN: 404, LinkState.EXPIRED: 410, LinkState.USED_UP: 410, LinkState.REVOKED: 410}
 
 
@@ -186,7 +186,7 @@ async def create_link(request: web.Request) -> web.StreamResponse:
     db = request.config_dict[DB]
     link, token = await db.run(lambda s: service.create_link(
         s, call.id, kind, number, principal.user_id, now, lifetime=timedelta(minutes=media.link_minutes),
-        max_uses=media.uploads_per_link if kind is LinkKind.IMAGE else 1))
+        max_uses=media.uploads_per_link if kind is LinkKind.IMAGE else media.video_joins_per_link))
     url = f"{settings.http.public_url.rstrip('/')}/m/{token}"
     text = link_sms(kind, url, media.link_minutes)
 
@@ -254,6 +254,8 @@ async def _find(request: web.Request, token: str) -> _Found:
     def work(s: Session) -> _Found:
         link = service.find_link(s, token)
         current, _ = _link_state(s, live, link, now)
+        if link is not None and link.kind == LinkKind.VIDEO.value:  # a joined caller may come back (video.py)
+            current = video.admit_caller(link.kind, current, uses=link.uses, max_uses=link.max_uses)
         return _Found(link.id if link else None, link.kind if link else "", current)
 
     return await request.config_dict[DB].run(work)
@@ -268,9 +270,13 @@ async def caller_page(request: web.Request) -> web.StreamResponse:
         log.exception("media caller page failed")
         return _page(pages.broken_page(token, lang), 500)
     if found.state is not LinkState.OK:
-        return _page(pages.state_page(token, lang, found.state), STATE_STATUS[found.state])
+        return _page(pages.state_page(token, lang, found.state, found.kind), STATE_STATUS[found.state])
     if found.kind == LinkKind.VIDEO.value:
-        return _page(pages.video_page(token, lang))
+        # The one caller page with a script (WebRTC needs one): its own CSP naming our WebSocket origin, and
+        # the camera and microphone allowed for this site only.
+        response = _page(pages.video_page(token, lang), headers={"Permissions-Policy": pages.VIDEO_PERMISSIONS})
+        response.headers["Content-Security-Policy"] = pages.video_csp(request.config_dict[SETTINGS].http.public_url)
+        return response
     return _page(pages.upload_page(token, lang))
 
 
@@ -406,18 +412,15 @@ def _image_json(image: MediaImage) -> dict[str, Any]:
 
 
 async def _notify_desktop(request: web.Request, kept: _Kept) -> None:
-    """Tell the nurse's open desktops on this instance that a photo came (best effort: the list route is the
-    truth, and a desktop on another instance sees the image when it next lists them)."""
-    state = request.config_dict.get(DESKTOP)
-    hub = state.hub if state is not None else None
-    if hub is None or kept.endpoint is None:
+    """Tell the nurse's open desktops that a photo came, on whichever instance her socket is (best effort:
+    the list route is the truth, and the desktop reloads it whenever its socket reconnects)."""
+    if kept.endpoint is None or request.config_dict.get(DESKTOP) is None:
         return
     message = {"type": "media_image", "call_id": kept.call_id, "image": _image_json(kept.image)}
-    for conn in list(hub.connections.get(kept.endpoint, ())):
-        try:
-            await conn.send(message)
-        except Exception as exc:  # a closing socket must not fail the caller's upload
-            log.warning("nurse=%s image notice not pushed: %s", kept.endpoint, exc)
+    try:
+        await notify_nurse(request.app, kept.endpoint, message)
+    except Exception as exc:  # the caller's upload is kept: a notice that fails must not fail it
+        log.warning("nurse=%s image notice not sent: %s", kept.endpoint, exc)
 
 
 # --- staff: the images -------------------------------------------------------------------------------------
@@ -525,10 +528,14 @@ async def attach_image(request: web.Request) -> web.StreamResponse:
 # --- assembly ----------------------------------------------------------------------------------------------
 
 
-def setup_media(app: web.Application) -> None:
-    """The routes above. The app needs SETTINGS, DB, REDIS and identity; `sms.runtime.SMS` to send links; the
-    images are kept under `settings.media.image_dir` (default `data_dir/images`). `/static/caller.css` is
-    served by the desktop's static route."""
+def setup_media(app: web.Application, *, video_watch_seconds: float = 5.0) -> None:
+    """The routes above and the video room's (room.py; `video_watch_seconds`: how often an open room checks
+    that its link and contact still hold). The app needs SETTINGS, DB, REDIS and identity; `sms.runtime.SMS`
+    to send links; the images are kept under `settings.media.image_dir` (default `data_dir/images`).
+    `/static/caller.css` and `/static/video-caller.js` are served by the desktop's static route."""
+    # room.py builds on this module's link checks: imported here, so the two modules do not import each other.
+    from .room import setup_video
+
     settings = app[SETTINGS]
     root = settings.media.image_dir if settings.media.image_dir is not None else settings.data_dir / "images"
     app[MEDIA] = MediaState(store=FileImageStore(root))
@@ -540,6 +547,7 @@ def setup_media(app: web.Application) -> None:
     app.router.add_post(ATTACH_PATH, attach_image)
     app.router.add_get(CALLER_PAGE, caller_page)
     app.router.add_post(CALLER_UPLOAD, caller_upload)
+    setup_video(app, watch_seconds=video_watch_seconds)
     app.cleanup_ctx.append(_purging)
 
 

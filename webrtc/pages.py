@@ -1,13 +1,17 @@
 """The caller's pages behind the SMS link (`/m/{token}`): plain server-rendered HTML, pure (strings in, a string
 out). Mobile first (viewport, large touch targets, system fonts from `/static/caller.css`), Swedish with an
-English toggle, no JavaScript, no external resources, no cookies: the form works on any phone's browser."""
+English toggle, no external resources, no cookies. The image page has no JavaScript at all: the form works on
+any phone's browser. The video page needs one script of our own (`/static/video-caller.js`: WebRTC has no
+HTML-only form) and gets its own, still strict, policy."""
 
 from __future__ import annotations
 
+import json
 from html import escape
 from typing import Literal
+from urllib.parse import urlsplit
 
-from .links import STATE_TEXT, LinkState
+from .links import STATE_TEXT, LinkKind, LinkState
 
 Lang = Literal["sv", "en"]
 
@@ -36,9 +40,22 @@ _TEXT: dict[str, tuple[str, str]] = {
     "stay": ("Stanna kvar i telefonsamtalet.", "Stay on the phone call."),
     "error_title": ("Bilden kunde inte skickas", "The picture could not be sent"),
     "link_title": ("Länken fungerar inte", "The link does not work"),
-    "video_title": ("Videosamtal kommer snart", "Video calls are coming soon"),
-    "video_body": ("Videosamtal med sjuksköterskan finns inte här ännu. Stanna kvar i telefonsamtalet.",
-                   "Video calls with the nurse are not available here yet. Stay on the phone call."),
+    "video_title": ("Videosamtal med sjuksköterskan", "Video call with the nurse"),
+    "video_voice": ("Fortsätt prata i telefonen – ljudet går där. Videon visar bara bild tills du sätter på "
+                    "mikrofonen.",
+                    "Keep talking on the phone – the sound goes there. The video only shows pictures until you "
+                    "turn the microphone on."),
+    "video_camera": ("När du trycker på Starta video frågar mobilen om lov att använda kameran. Svara Tillåt.",
+                     "When you press Start video, the phone asks for permission to use the camera. Answer Allow."),
+    "video_start": ("Starta video", "Start video"),
+    "video_switch": ("Byt kamera", "Switch camera"),
+    "video_mic_on": ("Sätt på mikrofonen", "Turn the microphone on"),
+    "video_mic_off": ("Stäng av mikrofonen", "Turn the microphone off"),
+    "video_end": ("Avsluta video", "End video"),
+    "video_remote": ("Sjuksköterskans video", "The nurse's video"),
+    "video_local": ("Din kamera", "Your camera"),
+    "video_used_up": ("Videolänken har använts så många gånger den tillåter. Be sjuksköterskan skicka en ny.",
+                      "The video link has been used as many times as it allows. Ask the nurse to send a new one."),
     "busy_title": ("För många försök", "Too many attempts"),
     "busy_body": ("Det har skickats för många bilder från din uppkoppling. Vänta en stund och försök igen, eller "
                   "berätta för sjuksköterskan.",
@@ -60,9 +77,10 @@ def t(key: str, lang: Lang, **values: object) -> str:
     return (en if lang == "en" else sv).format(**values)
 
 
-def _page(title: str, body: str, lang: Lang, token: str) -> str:
+def _page(title: str, body: str, lang: Lang, token: str, *, state: str | None = None) -> str:
     other: Lang = "sv" if lang == "en" else "en"
     toggle = f'/m/{escape(token)}?lang={other}'
+    body_attrs = f' data-state="{escape(state)}"' if state else ""  # the video page's script keeps it current
     return (
         "<!doctype html>\n"
         f'<html lang="{lang}">\n<head>\n<meta charset="utf-8">\n'
@@ -70,7 +88,8 @@ def _page(title: str, body: str, lang: Lang, token: str) -> str:
         '<meta name="robots" content="noindex, nofollow">\n'
         '<meta name="referrer" content="no-referrer">\n'
         f"<title>{escape(title)}</title>\n"
-        '<link rel="stylesheet" href="/static/caller.css">\n</head>\n<body>\n'
+        '<link rel="stylesheet" href="/static/caller.css">\n</head>\n'
+        f"<body{body_attrs}>\n"
         f'<header><span class="brand">{escape(t("brand", lang))}</span>'
         f'<a class="lang" href="{toggle}" hreflang="{other}" lang="{other}">{escape(t("toggle", lang))}</a>'
         "</header>\n<main>\n"
@@ -104,15 +123,96 @@ def thanks_page(token: str, lang: Lang, remaining: int) -> str:
     return _page(t("sent_title", lang), body, lang, token)
 
 
-def state_page(token: str, lang: Lang, link_state: LinkState) -> str:
+def state_text(link_state: LinkState, kind: str = LinkKind.IMAGE.value) -> tuple[str, str]:
+    """The sentence for a link that does not work, Swedish and English (a used-up video link is no photo)."""
+    if link_state is LinkState.USED_UP and kind == LinkKind.VIDEO.value:
+        return _TEXT["video_used_up"]
+    return STATE_TEXT[link_state]
+
+
+def state_page(token: str, lang: Lang, link_state: LinkState, kind: str = LinkKind.IMAGE.value) -> str:
     """Why the link does not work (unknown, expired, used up, closed), in one clear sentence."""
-    sv, en = STATE_TEXT[link_state]
+    sv, en = state_text(link_state, kind)
     body = f"<p class=\"error\" role=\"alert\">{escape(en if lang == 'en' else sv)}</p>\n"
     return _page(t("link_title", lang), body, lang, token)
 
 
+# --- the video page ------------------------------------------------------------------------------------------
+
+#: The video page's policy: our one script and style sheet, the camera's streams, and WebSockets to this host
+#: only (named: older Safari does not count ws:// as 'self'). No inline script, no framing, no forms.
+VIDEO_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+             "media-src 'self' blob: mediastream:; connect-src 'self' {ws_origin}; base-uri 'none'; "
+             "form-action 'none'; frame-ancestors 'none'")
+#: The camera and microphone for this site only (the page asks when the caller presses Start video).
+VIDEO_PERMISSIONS = "camera=(self), microphone=(self)"
+
+#: What the script shows in `#status` for each `data-state` (and a few reasons), Swedish then English.
+VIDEO_STATUS: dict[str, tuple[str, str]] = {
+    "idle": ("Tryck på Starta video när du är redo.", "Press Start video when you are ready."),
+    "waiting": ("Väntar på sjuksköterskan …", "Waiting for the nurse …"),
+    "connecting": ("Kopplar upp videon …", "Connecting the video …"),
+    "connected": ("Videon är igång.", "The video is on."),
+    "ended": ("Videosamtalet är avslutat.", "The video call has ended."),
+    "failed": ("Videon kunde inte kopplas upp. Fortsätt prata i telefonen.",
+               "The video could not be connected. Keep talking on the phone."),
+    "closed": ("Länken fungerar inte längre. Be sjuksköterskan skicka en ny om ni behöver video.",
+               "The link no longer works. Ask the nurse to send a new one if you need video."),
+    "ended_nurse": ("Sjuksköterskan har avslutat videosamtalet. Fortsätt prata i telefonen.",
+                    "The nurse has ended the video call. Keep talking on the phone."),
+    "ended_caller": ("Du har avslutat videosamtalet.", "You have ended the video call."),
+    "ended_contact_closed": ("Samtalet är avslutat och videon stängd.", "The call has ended and the video is "
+                             "closed."),
+    "replaced": ("Videon har öppnats i ett annat fönster.", "The video has been opened in another window."),
+    "camera": ("Kameran kunde inte startas. Tillåt kameran för den här sidan och tryck på Starta video igen.",
+               "The camera could not be started. Allow the camera for this page and press Start video again."),
+    "unsupported": ("Din webbläsare kan inte visa video. Prova att öppna länken i Safari eller Chrome.",
+                    "Your browser cannot show video. Try opening the link in Safari or Chrome."),
+    "retry": ("Anslutningen bröts. Försöker igen …", "The connection was lost. Trying again …"),
+}
+
+
+def video_csp(public_url: str) -> str:
+    """The video page's CSP: `connect-src` names the WebSocket origin of the public URL (wss:// for https)."""
+    parts = urlsplit(public_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return VIDEO_CSP.format(ws_origin=f"{scheme}://{parts.netloc}".lower())
+
+
+def _texts_json(lang: Lang) -> str:
+    """The script's texts as JSON inside `<script type="application/json">`: `<` escaped, so no text can end
+    the element (it is data, never executed)."""
+    texts = {key: (en if lang == "en" else sv) for key, (sv, en) in VIDEO_STATUS.items()}
+    for key in ("video_mic_on", "video_mic_off"):
+        texts[key.removeprefix("video_")] = t(key, lang)
+    return json.dumps(texts, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace(
+        "&", "\\u0026")
+
+
 def video_page(token: str, lang: Lang) -> str:
-    return _page(t("video_title", lang), f"<p>{escape(t('video_body', lang))}</p>\n", lang, token)
+    """The caller's video room: the camera starts on a press (phones ask for permission only after a gesture);
+    the script (`/static/video-caller.js`) opens `/m/<token>/ws` and answers the nurse's offer."""
+    status = VIDEO_STATUS["idle"][1 if lang == "en" else 0]
+    ws_path = f"/m/{escape(token)}/ws"
+    body = (
+        f'<p class="lead">{escape(t("video_voice", lang))}</p>\n'
+        f'<p class="hint">{escape(t("video_camera", lang))}</p>\n'
+        f'<section id="video" class="video" data-ws-path="{ws_path}" data-lang="{lang}">\n'
+        f'<p id="status" class="status" role="status" aria-live="polite" data-state="idle">{escape(status)}</p>\n'
+        '<div class="stage">\n'
+        f'<video id="remote" autoplay playsinline aria-label="{escape(t("video_remote", lang))}"></video>\n'
+        f'<video id="local" autoplay playsinline muted aria-label="{escape(t("video_local", lang))}"></video>\n'
+        "</div>\n"
+        '<div class="controls">\n'
+        f'<button id="start" type="button">{escape(t("video_start", lang))}</button>\n'
+        f'<button id="switch" type="button" hidden>{escape(t("video_switch", lang))}</button>\n'
+        f'<button id="mute" type="button" aria-pressed="true" hidden>{escape(t("video_mic_on", lang))}</button>\n'
+        f'<button id="end" type="button" class="danger" hidden>{escape(t("video_end", lang))}</button>\n'
+        "</div>\n</section>\n"
+        f'<script type="application/json" id="texts">{_texts_json(lang)}</script>\n'
+        '<script type="module" src="/static/video-caller.js"></script>\n'
+    )
+    return _page(t("video_title", lang), body, lang, token, state="idle")
 
 
 def busy_page(token: str, lang: Lang) -> str:

@@ -142,6 +142,9 @@ def attach(s: Session, image_id: str, note_id: str, user_id: int, now: datetime)
     if note is None or note.call_id != image.call_id:
         raise MediaError("other_call", "Bilden hör till ett annat samtal än anteckningen / the image belongs to "
                                        "another call than the note")
+    if note.status == "signed":
+        raise MediaError("note_signed", "Anteckningen är signerad; bifoga bilden till ett tillägg / the note is "
+                                        "signed; attach the image to an amendment")
     if note.author_user_id != user_id:
         raise MediaError("not_your_note", "Bara den som skriver anteckningen bifogar bilder / only the note's "
                                           "author attaches images")
@@ -165,3 +168,37 @@ def purge(s: Session, store: ImageStore, now: datetime, retention: timedelta) ->
         s.add(image)
         n += 1
     return n
+
+
+# --- the video room (webrtc/room.py; its decisions in webrtc/video.py) -----------------------------------------
+
+
+def join_video(s: Session, link: MediaLink, now: datetime) -> None:
+    """The caller entered the room: one of the link's uses, and `media.video_joined` on the record (the caller
+    checks the link is a video link in state OK first, in the same transaction)."""
+    link.uses += 1
+    s.add(link)
+    calls.append(s, link.call_id, "media.video_joined", now, data={"link": link.id})
+
+
+def record_video(s: Session, link_id: int, kind: str, now: datetime, data: dict[str, object]) -> bool:
+    """One event of the room on the contact's record (the room decides which, and that only once)."""
+    link = s.get(MediaLink, link_id)
+    if link is None:
+        return False
+    calls.append(s, link.call_id, kind, now, data=dict(data))
+    return True
+
+
+def end_video(s: Session, link_id: int, by: str, now: datetime, *, revoke: str | None) -> bool:
+    """The video is over: `media.video_ended` on the record and, when a side ended it, the link closed with the
+    reason `revoke` so no one joins again (when the contact's close ended it, the link is closed already or
+    dies with the contact, and keeps that reason). False when the room was ended before."""
+    link = s.get(MediaLink, link_id)
+    if link is None or (revoke is not None and link.revoked_reason == revoke):
+        return False
+    if revoke is not None and link.revoked_at is None:
+        link.revoked_at, link.revoked_reason = now, revoke
+        s.add(link)
+    calls.append(s, link.call_id, "media.video_ended", now, data={"link": link.id, "by": by})
+    return True

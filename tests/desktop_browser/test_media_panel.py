@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from agents import service as agents
 from agents.models import Nurse
+from calls import service as calls
 from sms.models import SmsMessage
 from webrtc.models import MediaAccess, MediaImage
 
@@ -137,10 +138,98 @@ async def test_a_photo_arrives_live_sanitized_and_is_attached_to_the_note(chromi
     assert [e["image"] for e in rig.events(call_id, "media.image_attached")] == [image.id]
     assert [e["image"] for e in rig.events(call_id, "media.image_received")] == [image.id]
 
+    # The contact's record tells it: the link, the photo, its attachment (API and the contact's page).
+    resp = await page.request.get(f"/api/v1/calls/{call_id}")
+    assert [m["kind"] for m in (await resp.json())["media"]] == ["image_offered", "image_received", "image_attached"]
+    contact = await nurse.new_page()
+    await contact.goto(f"/calls/{call_id}")
+    assert "bild bifogad" in (await contact.text_content("main") or "")
+    await contact.close()
+
     # After a reload the list comes from the server, still attached.
     await page.reload()
     await until(page, "() => document.body.dataset.ready === 'true'", "the desktop to load again")
     await text_is(page, "#media-images li .attached", "^Bifogad till anteckningen$", timeout=15)
     assert problems == []
+    await phone.close()
+    await nurse.close()
+
+
+FRAMES = """async () => {
+  const pc = window.videoPeer;
+  if (!pc) return {state: "none", frames: 0};
+  let frames = 0;
+  (await pc.getStats()).forEach((r) => { if (r.type === "inbound-rtp" && r.kind === "video") frames += r.framesDecoded || 0; });
+  return {state: pc.connectionState, frames};
+}"""
+
+
+async def frames_decoded(page: Any, what: str, timeout: float = 30.0) -> int:
+    """Wait until the page's peer connection is connected and has decoded video frames; returns how many."""
+    seen: dict[str, Any] = {}
+    for _ in range(int(timeout / 0.25)):
+        seen = await page.evaluate(FRAMES)
+        if seen["state"] == "connected" and seen["frames"] > 0:
+            return int(seen["frames"])
+        await page.wait_for_timeout(250)
+    raise AssertionError(f"{what}: no video decoded within {timeout} s; last seen {seen}")
+
+
+async def test_a_two_way_video_from_the_sms_link_and_the_nurse_ends_it(chromium: Any, media_rig: Rig) -> None:
+    """During a call Nora offers video: the caller's phone opens the SMS link, starts its camera (Chromium's
+    fake camera), both sides reach `connected` and decode the other's frames; the microphones start off (the
+    voice stays on the phone); she ends the video and both pages say so; the call record has offered, joined,
+    connected and ended, and the link no longer opens a room."""
+    rig = media_rig
+    problems: list[str] = []
+    nurse = await chromium.new_context(base_url=rig.origin)
+    page = await open_desktop(nurse, rig, problems, log_in=True)
+    call_id = await on_a_call(page, rig)
+
+    await page.click("#media-video")
+    await text_is(page, "#media-status", r"^Videolänk skickad till 070-123 45 67")
+    await until(page, "() => document.getElementById('video-status').dataset.state === 'waiting'", "waiting")
+    assert await page.is_disabled("#media-video")  # one room at a time
+    link = outbox_link(rig)
+    assert "videosamtal" in rig.database.run_sync(lambda s: s.exec(
+        select(SmsMessage).order_by(col(SmsMessage.id).desc())).first()).body
+
+    phone = await chromium.new_context()
+    caller = await phone.new_page()
+    caller_problems: list[str] = []
+    caller.on("pageerror", lambda e: caller_problems.append(f"page error: {e}"))
+    caller.on("console", lambda m: m.type == "error" and "Refused" in m.text and caller_problems.append(m.text))
+    await caller.goto(link)
+    assert await caller.text_content("h1") == "Videosamtal med sjuksköterskan"
+    await caller.click("#start")
+
+    assert await frames_decoded(page, "the nurse's desktop") > 0
+    assert await frames_decoded(caller, "the caller's phone") > 0
+    await until(page, "() => document.getElementById('video-status').dataset.state === 'connected'", "connected")
+    await caller.wait_for_function("() => document.body.dataset.state === 'connected'", timeout=10_000)
+    # The room's microphones start off on both sides: the voice goes over the phone call.
+    assert await page.evaluate("() => window.vardlinje.video.local.getAudioTracks().every((t) => !t.enabled)")
+    assert await page.get_attribute("#video-mute", "aria-pressed") == "true"
+    await page.click("#video-mute")
+    assert await page.evaluate("() => window.vardlinje.video.local.getAudioTracks().every((t) => t.enabled)")
+
+    await page.click("#video-end")
+    await until(page, "() => document.getElementById('video-status').dataset.state === 'ended'", "ended")
+    await caller.wait_for_function("() => document.body.dataset.state === 'ended'", timeout=10_000)
+    assert "av dig" in (await page.text_content("#video-status") or "")
+    assert await caller.evaluate("() => window.videoPeer === null || window.videoPeer.connectionState === 'closed'")
+
+    kinds = [e.kind for e in rig.database.run_sync(lambda s: calls.events(s, call_id))
+             if e.kind.startswith("media.video")]
+    for kind in ("media.video_offered", "media.video_joined", "media.video_connected", "media.video_ended"):
+        assert kind in kinds, kinds
+    assert kinds.count("media.video_ended") == 1
+    assert [e["by"] for e in rig.events(call_id, "media.video_ended")] == ["nurse"]
+
+    # The link is spent: opening it again does not start a room.
+    again = await phone.new_page()
+    response = await again.goto(link)
+    assert response is not None and response.status == 410
+    assert problems == [] and caller_problems == []
     await phone.close()
     await nurse.close()

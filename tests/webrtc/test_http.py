@@ -316,7 +316,7 @@ async def test_the_image_is_attached_to_annas_note_only_by_her(
 async def test_staff_refusals(browsers: list[Client], database: Database, world: World) -> None:
     """Not logged in: 401; Bertil: 403 not_your_call; an unknown call: 404; a landline caller: 422 no_mobile;
     nonsense in `to`: 422 bad_number; a bad kind: 400; no CSRF header: 403. Nothing is sent. A video link is
-    allowed and its page says video is coming."""
+    allowed and its page is the video room's (tests/webrtc/test_video.py)."""
     anna, bertil, phone = browsers
     assert (await request_link(anna, None, world.call_anna))[0] == 401
     csrf_b = await login(bertil, "bertil")
@@ -341,7 +341,7 @@ async def test_staff_refusals(browsers: list[Client], database: Database, world:
     [message] = database.run_sync(lambda s: s.exec(select(SmsMessage)).all())
     assert message.body.startswith("Sjuksköterskan på 1177 vill ha ett videosamtal med dig. Öppna länken: ")
     resp = await phone.get(f"/m/{last_token(database)}")
-    assert resp.status == 200 and "Videosamtal kommer snart" in await resp.text()
+    assert resp.status == 200 and "Videosamtal med sjuksköterskan" in await resp.text()
 
 
 async def test_uploads_per_address_are_rate_limited(

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 
 from calls import service as calls
 from journal import service as journal
+from journal.models import JournalNote
 from vardlinje.db import Database
 from webrtc import service
 from webrtc.images import sanitize
@@ -121,6 +122,17 @@ def test_images_are_viewed_logged_attached_and_the_rest_purged(database: Databas
     with pytest.raises(service.MediaError) as other:
         database.run_sync(lambda s: service.attach(s, drop, note_id, world.bertil, T0))
     assert other.value.code == "not_your_note"
+
+    def sign_it(s: Session) -> None:  # as journal.sign leaves it; the record is then immutable
+        note = s.get(JournalNote, note_id)
+        assert note is not None
+        note.status = "signed"
+        s.add(note)
+
+    database.run_sync(sign_it)
+    with pytest.raises(service.MediaError) as signed:
+        database.run_sync(lambda s: service.attach(s, drop, note_id, world.anna, T0))
+    assert signed.value.code == "note_signed"
     purged = database.run_sync(lambda s: service.purge(s, store, T0 + timedelta(hours=25), timedelta(hours=24)))
     assert purged == 1
     assert store.get(f"{drop}.jpg") is None and store.get(f"{keep}.jpg") == clean.data
