@@ -58,3 +58,10 @@ def ice_servers(servers: list[IceServer], user: str, now: datetime, ttl_seconds:
             entry["username"], entry["credential"] = server.username, server.credential.get_secret_value()
         result.append(entry)
     return result
+
+
+def guest_ice_servers(servers: list[IceServer], user: str, now: datetime, ttl_seconds: int) -> list[dict[str, Any]]:
+    """The RTCIceServer list for a stranger's browser (the caller's video page): STUN, and TURN only with
+    credentials minted for `ttl_seconds` — a fixed TURN account's password is never handed to a link holder."""
+    return [entry for server, entry in zip(servers, ice_servers(servers, user, now, ttl_seconds), strict=True)
+            if server.secret.get_secret_value() or not server.username]

@@ -228,6 +228,8 @@ class MediaSettings(_Section):
     uploads_per_ip_per_hour: int = Field(30, ge=1, description="rate limit per caller address, all links")
     video_joins_per_link: int = Field(5, ge=1, le=50, description="times the caller may join (or rejoin after "
                                       "a dropped connection or a reload) one video link's room")
+    video_joins_per_ip_per_hour: int = Field(300, ge=1, description="attempts to open the caller's video socket "
+                                             "per address and hour (many phones share one carrier address)")
 
 
 class Settings(BaseSettings):

@@ -32,7 +32,7 @@ from sqlmodel import Session, select
 from agents.models import Nurse
 from desktop.http import ws_principal
 from desktop.live import close_sockets
-from desktop.softphone import ice_servers
+from desktop.softphone import guest_ice_servers, ice_servers
 from identity import service as identity
 from identity.http import IDENTITY, SESSION_COOKIE, forbidden, json_error
 from vardlinje.appkeys import DB, REDIS, ROUTING, SETTINGS
@@ -53,6 +53,7 @@ CLOSE_TIMEOUT = 2.0  # a vanished browser never answers the close handshake
 WATCH_SECONDS = 5.0
 PRESENCE_MIN_TTL = 30  # seconds; refreshed every watch round, so a crashed instance's sockets fade out
 ROOM_TTL = 24 * 3600  # the one-time guards outlive any call
+GUEST_TURN_TTL = 3600  # seconds: the caller's TURN credentials outlive the room's first hour at most
 IP_KEY = "vardlinje:media:video-ip:{ip}"  # apart from the uploads' counter: a video join is not a photo
 IP_WINDOW_SECONDS = 3600
 SESSION_ENDED_CLOSE = 4401  # as the desktop socket: her session ended (logged out, expired)
@@ -142,9 +143,14 @@ def _not_websocket() -> web.Response:
     return json_error(400, "not_websocket", "Öppna som WebSocket / open as a WebSocket")
 
 
-def _ice(request: web.Request, user: str) -> list[dict[str, Any]]:
+def _ice(request: web.Request, user: str, *, guest: bool = False) -> list[dict[str, Any]]:
+    """The RTCIceServers for one side. The caller is a stranger holding a link: never a fixed TURN account, and
+    minted credentials that die with the room (an hour at most), not the nurse's working day."""
     softphone = request.config_dict[SETTINGS].softphone
-    return ice_servers(softphone.ice_servers, user, request.config_dict[IDENTITY].clock(), softphone.turn_ttl_seconds)
+    now = request.config_dict[IDENTITY].clock()
+    if guest:
+        return guest_ice_servers(softphone.ice_servers, user, now, min(softphone.turn_ttl_seconds, GUEST_TURN_TTL))
+    return ice_servers(softphone.ice_servers, user, now, softphone.turn_ttl_seconds)
 
 
 async def nurse_ws(request: web.Request) -> web.StreamResponse:
@@ -214,7 +220,8 @@ async def caller_ws(request: web.Request) -> web.StreamResponse:
                                      max_uses=link.max_uses if link else 1)
         if link is None or link.id is None or verdict is not LinkState.OK:
             return (link.id if link else None), verdict, (link.kind if link else "")
-        service.join_video(s, link, now)
+        if not service.join_video(s, link, now):  # another join took the last use meanwhile
+            return link.id, LinkState.USED_UP, link.kind
         return link.id, verdict, link.kind
 
     link_id, verdict, kind = await request.config_dict[DB].run(work)
@@ -223,13 +230,13 @@ async def caller_ws(request: web.Request) -> web.StreamResponse:
         sv, en = pages.state_text(verdict, kind)
         return json_error(STATE_STATUS[verdict], verdict.value, f"{sv} / {en}")
     log.info("video link %s: the caller joins", link_id)
-    return await _serve(request, "caller", link_id, f"video-{link_id}", None)
+    return await _serve(request, "caller", link_id, f"video-{link_id}", None, guest=True)
 
 
 async def _over_ip_limit(request: web.Request) -> int:
     """0 when this address may try now (the attempt is counted), else seconds to wait. RedisError passes."""
     redis = request.config_dict[REDIS]
-    limit = request.config_dict[SETTINGS].media.uploads_per_ip_per_hour
+    limit = request.config_dict[SETTINGS].media.video_joins_per_ip_per_hour
     key = IP_KEY.format(ip=request.remote or "unknown")
     async with redis.pipeline(transaction=True) as pipe:
         pipe.incr(key)
@@ -248,7 +255,7 @@ SessionAlive = Callable[[], Awaitable[bool]]
 
 
 async def _serve(request: web.Request, role: Role, link_id: int, ice_user: str,
-                 session_alive: SessionAlive | None) -> web.WebSocketResponse:
+                 session_alive: SessionAlive | None, *, guest: bool = False) -> web.WebSocketResponse:
     state = request.config_dict[VIDEO]
     redis = request.config_dict[REDIS]
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=video.MAX_MESSAGE_BYTES,
@@ -268,7 +275,7 @@ async def _serve(request: web.Request, role: Role, link_id: int, ice_user: str,
             await pubsub.subscribe(channel(link_id, role))
             await _claim(side, state.watch_seconds)
             peer_present = bool(await redis.exists(present_key(link_id, video.peer(role))))
-            await side.send(video.hello(role, link_id, peer_present, _ice(request, ice_user)))
+            await side.send(video.hello(role, link_id, peer_present, _ice(request, ice_user, guest=guest)))
             await side.publish(role, {"type": "_replace", "seq": seq})  # an older socket of this side steps aside
             await side.publish(video.peer(role), video.presence(True))
         except (RedisError, OSError) as exc:
@@ -390,11 +397,25 @@ async def _guard(redis: Redis, link_id: int, guard: str, limit: int, value: str 
     return int(count) <= limit
 
 
+async def _release(redis: Redis, link_id: int, guard: str, limit: int) -> None:
+    """Give back what a guard let through when the record could not be written: a later try may write it."""
+    key = guard_key(link_id, guard)
+    with suppress(RedisError, OSError):
+        await (redis.delete(key) if limit == 1 else redis.decr(key))
+
+
 async def _record(request: web.Request, redis: Redis, link_id: int, record: video.Record) -> None:
+    """Best effort: the record follows the room, it never ends it — a database hiccup is logged and the
+    signalling (and the picture flowing between the browsers) goes on."""
     if not await _guard(redis, link_id, record.guard, record.limit):
         return
     now = request.config_dict[IDENTITY].clock()
-    await request.config_dict[DB].run(lambda s: service.record_video(s, link_id, record.kind, now, record.data))
+    try:
+        await request.config_dict[DB].run(lambda s: service.record_video(s, link_id, record.kind, now, record.data))
+    except Exception:
+        log.exception("video link %s: %s not recorded", link_id, record.kind)
+        await _release(redis, link_id, record.guard, record.limit)
+        return
     log.info("video link %s: %s %s", link_id, record.kind, record.data.get("by", ""))
 
 
@@ -402,7 +423,8 @@ async def _end(request: web.Request, side: Side, by: video.EndedBy) -> None:
     """`end` from a side: recorded and the link closed once (whichever instance comes first), then both sides
     are told and closed."""
     if await _guard(side.redis, side.link_id, "ended", 1, value=by):
-        await _record_end(request, side.link_id, by, video.REVOKED_REASON)
+        if not await _record_end(request, side.link_id, by, video.REVOKED_REASON):
+            await _release(side.redis, side.link_id, "ended", 1)
     else:
         recorded = await side.redis.get(guard_key(side.link_id, "ended"))
         by = video.ended_by(video.REVOKED_REASON, recorded.decode() if isinstance(recorded, bytes) else recorded)
@@ -414,10 +436,17 @@ async def _end(request: web.Request, side: Side, by: video.EndedBy) -> None:
     await side.close(video.CLOSE_NORMAL)
 
 
-async def _record_end(request: web.Request, link_id: int, by: video.EndedBy, revoke: str | None) -> None:
+async def _record_end(request: web.Request, link_id: int, by: video.EndedBy, revoke: str | None) -> bool:
+    """`media.video_ended` and the link closed; False when the database failed (logged): the sides are told
+    and closed all the same (the link stays open then, so the video can simply be started again)."""
     now = request.config_dict[IDENTITY].clock()
-    await request.config_dict[DB].run(lambda s: service.end_video(s, link_id, by, now, revoke=revoke))
+    try:
+        await request.config_dict[DB].run(lambda s: service.end_video(s, link_id, by, now, revoke=revoke))
+    except Exception:
+        log.exception("video link %s: the end (%s) not recorded", link_id, by)
+        return False
     log.info("video link %s: ended (%s)", link_id, by)
+    return True
 
 
 async def _listen(side: Side, pubsub: PubSub) -> None:
@@ -485,8 +514,9 @@ async def _watch(request: web.Request, side: Side, every: float, session_alive: 
                 continue
             recorded = await side.redis.get(guard_key(side.link_id, "ended"))
             by = video.ended_by(reason, recorded.decode() if isinstance(recorded, bytes) else recorded)
-            if by == "contact_closed" and await _guard(side.redis, side.link_id, "ended", 1, value=by):
-                await _record_end(request, side.link_id, by, None)
+            if by == "contact_closed" and await _guard(side.redis, side.link_id, "ended", 1, value=by) \
+                    and not await _record_end(request, side.link_id, by, None):
+                await _release(side.redis, side.link_id, "ended", 1)
             side.ended = True
             await side.send(video.ended(by))
             await side.close(video.CLOSE_NORMAL)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import phonenumbers
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from calls import service as calls
@@ -173,12 +174,17 @@ def purge(s: Session, store: ImageStore, now: datetime, retention: timedelta) ->
 # --- the video room (webrtc/room.py; its decisions in webrtc/video.py) -----------------------------------------
 
 
-def join_video(s: Session, link: MediaLink, now: datetime) -> None:
+def join_video(s: Session, link: MediaLink, now: datetime) -> bool:
     """The caller entered the room: one of the link's uses, and `media.video_joined` on the record (the caller
-    checks the link is a video link in state OK first, in the same transaction)."""
-    link.uses += 1
-    s.add(link)
+    checks the link is a video link that may be joined first, in the same transaction). The use is counted in
+    the database in one statement, so two joins at once cannot both take the last one: False then."""
+    taken = s.execute(update(MediaLink).where(col(MediaLink.id) == link.id, col(MediaLink.uses) < link.max_uses)
+                      .values(uses=MediaLink.uses + 1))
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    s.refresh(link)
     calls.append(s, link.call_id, "media.video_joined", now, data={"link": link.id})
+    return True
 
 
 def record_video(s: Session, link_id: int, kind: str, now: datetime, data: dict[str, object]) -> bool:

@@ -10,6 +10,7 @@ the caller answers. The voice stays on the phone call, so the room's microphones
 from __future__ import annotations
 
 import json
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -176,9 +177,18 @@ def decide(role: Role, message: Incoming, data: dict[str, Any], link_id: int) ->
     if message.state == "connected":
         return [Record("media.video_connected", {"link": link_id, "by": role}, guard=f"connected:{role}")]
     if message.state == "failed":
-        return [Record("media.video_failed", {"link": link_id, "by": role, "reason": message.reason or ""},
+        return [Record("media.video_failed", {"link": link_id, "by": role, "reason": failure_reason(role, message.reason)},
                        guard="failed", limit=MAX_FAILED_EVENTS)]
     return []  # disconnected: ICE may recover by itself; the side reports connected or failed next
+
+
+def failure_reason(role: Role, reason: str | None) -> str:
+    """What goes into the call record of a side's failure. The caller is a stranger holding a link: only a
+    short code (`ice`, `camera`, `answer`) — never free text of theirs in a medical record."""
+    reason = reason or ""
+    if role == "caller" and not REASON_CODE.fullmatch(reason):
+        return ""
+    return reason
 
 
 def ended_record(link_id: int, by: EndedBy) -> Record:
@@ -189,6 +199,7 @@ def too_many_bad(count: int) -> bool:
     return count >= MAX_BAD_MESSAGES
 
 
+REASON_CODE = re.compile(r"[a-z_]{1,32}")
 PACE_WINDOW = 10.0  # seconds
 PACE_MOST = 200  # messages in a window: a negotiation is an offer or answer and a few dozen candidates
 

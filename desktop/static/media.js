@@ -185,13 +185,38 @@ async function offerVideo() {
     renderControls();
     return;
   }
-  const room = new VideoRoom({ linkId: link.link_id, localVideo: $("video-local"), remoteVideo: $("video-remote") });
+  enterRoom(state.callId, link.link_id);
+}
+
+// The room she is in survives a reload of the desktop: this tab remembers it until it ends.
+const ROOM_KEY = "vardlinje.video.room";
+
+function enterRoom(callId, linkId) {
+  const room = new VideoRoom({ linkId, localVideo: $("video-local"), remoteVideo: $("video-remote"),
+    isOver: () => endedBy(callId, linkId) });
   state.room = room;
   window.vardlinje.video = room; // support staff and the browser test
-  room.addEventListener("state", renderVideo);
+  try { sessionStorage.setItem(ROOM_KEY, JSON.stringify({ callId, linkId })); } catch { /* not kept: fine */ }
+  room.addEventListener("state", () => {
+    if (room.over) try { sessionStorage.removeItem(ROOM_KEY); } catch { /* nothing kept */ }
+    renderVideo();
+  });
   room.addEventListener("camera", renderVideo);
   room.start();
   renderVideo();
+}
+
+// Whether (and by whom) the room was ended while her socket was away: the contact's record says.
+async function endedBy(callId, linkId) {
+  const contact = await env.api("GET", `/api/v1/calls/${encodeURIComponent(callId)}`);
+  const ended = (contact.media || []).find((m) => m.kind === "video_ended" && m.link === linkId);
+  return ended ? ended.by || "contact_closed" : null;
+}
+
+function resumeRoom(callId) {
+  let kept = null;
+  try { kept = JSON.parse(sessionStorage.getItem(ROOM_KEY) || "null"); } catch { kept = null; }
+  if (kept && kept.callId === callId && Number.isInteger(kept.linkId)) enterRoom(callId, kept.linkId);
 }
 
 function renderVideo() {
@@ -243,6 +268,7 @@ export function follow(callId, live) {
     $("media").hidden = false;
     renderVideo();
     loadImages(callId);
+    if (live) resumeRoom(callId);
   }
   state.live = Boolean(callId) && callId === state.callId && live;
   renderControls();

@@ -299,7 +299,14 @@ async function handle(message) {
       setState(message.present ? "connecting" : "waiting");
       break;
     case "offer":
-      await onOffer(message.sdp);
+      try {
+        await onOffer(message.sdp);
+      } catch (err) {
+        // A broken offer must not leave the page on "connecting": both sides hear of it, the nurse may offer again.
+        console.warn("video: the offer could not be answered", err);
+        setState("failed");
+        send({ type: "state", state: "failed", reason: "answer" });
+      }
       break;
     case "candidate":
       await onCandidate(message.candidate);
@@ -330,6 +337,10 @@ async function onClosed(code, opened) {
       finish("closed");
       return;
     }
+  }
+  if (code === 4409) {  // a newer tab of this link took over: coming back would push it out again
+    finish("ended", "replaced");
+    return;
   }
   if (code === 1000 || code === 1008 || retries >= MAX_RETRIES) {
     finish(code === 1000 ? "ended" : "failed");

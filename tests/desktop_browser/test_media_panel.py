@@ -178,8 +178,8 @@ async def frames_decoded(page: Any, what: str, timeout: float = 30.0) -> int:
 async def test_a_two_way_video_from_the_sms_link_and_the_nurse_ends_it(chromium: Any, media_rig: Rig) -> None:
     """During a call Nora offers video: the caller's phone opens the SMS link, starts its camera (Chromium's
     fake camera), both sides reach `connected` and decode the other's frames; the microphones start off (the
-    voice stays on the phone); she ends the video and both pages say so; the call record has offered, joined,
-    connected and ended, and the link no longer opens a room."""
+    voice stays on the phone); she reloads her desktop and is back in the room; she ends the video and both pages
+    say so; the call record has offered, joined, connected and ended, and the link no longer opens a room."""
     rig = media_rig
     problems: list[str] = []
     nurse = await chromium.new_context(base_url=rig.origin)
@@ -207,6 +207,14 @@ async def test_a_two_way_video_from_the_sms_link_and_the_nurse_ends_it(chromium:
     assert await frames_decoded(caller, "the caller's phone") > 0
     await until(page, "() => document.getElementById('video-status').dataset.state === 'connected'", "connected")
     await caller.wait_for_function("() => document.body.dataset.state === 'connected'", timeout=10_000)
+
+    # She reloads her desktop mid-video: the tab takes her back into the room, a fresh offer, frames again.
+    await page.reload()
+    await until(page, "() => document.body.dataset.ready === 'true'", "the desktop to load again")
+    await until(page, "() => document.getElementById('video-status').dataset.state === 'connected'",
+                "connected again", timeout=30)
+    assert await frames_decoded(page, "the nurse's desktop after her reload") > 0
+    assert await frames_decoded(caller, "the caller's phone after her reload") > 0
     # The room's microphones start off on both sides: the voice goes over the phone call.
     assert await page.evaluate("() => window.vardlinje.video.local.getAudioTracks().every((t) => !t.enabled)")
     assert await page.get_attribute("#video-mute", "aria-pressed") == "true"

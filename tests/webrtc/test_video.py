@@ -110,6 +110,14 @@ def test_the_rooms_decisions() -> None:
     assert video.decide("caller", msg, data, 7) == [
         video.Record("media.video_failed", {"link": 7, "by": "caller", "reason": "ice"}, guard="failed",
                      limit=video.MAX_FAILED_EVENTS)]
+    msg, data = video.parse('{"type":"state","state":"failed","reason":"Ring mig på 070-1234567"}',
+                            "caller")  # type: ignore[misc]
+    [record] = video.decide("caller", msg, data, 7)
+    assert isinstance(record, video.Record) and record.data["reason"] == ""  # no free text of a stranger's
+    msg, data = video.parse('{"type":"state","state":"failed","reason":"setRemoteDescription: bad sdp"}',
+                            "nurse")  # type: ignore[misc]
+    [record] = video.decide("nurse", msg, data, 7)
+    assert isinstance(record, video.Record) and record.data["reason"] == "setRemoteDescription: bad sdp"
     msg, data = video.parse('{"type":"state","state":"disconnected"}', "caller")  # type: ignore[misc]
     assert video.decide("caller", msg, data, 7) == []
     assert video.ended_record(7, "nurse") == video.Record("media.video_ended", {"link": 7, "by": "nurse"}, "ended")
@@ -167,7 +175,8 @@ def video_app(database: Database, redis: Redis, clock: FakeClock, tmp_path: Path
         app[SETTINGS] = app[SETTINGS].model_copy(update={"softphone": SoftphoneSettings(ice_servers=[
             IceServer(urls=["stun:stun.example.se:3478"]),
             IceServer(urls=["turn:turn.example.se:3478?transport=udp", "turns:turn.example.se:5349"],
-                      secret=SecretStr(TURN_SECRET))])})
+                      secret=SecretStr(TURN_SECRET)),
+            IceServer(urls=["turn:fixed.example.se:3478"], username="vardlinje", credential=SecretStr("fixed-pw"))])})
     return app
 
 
@@ -350,10 +359,10 @@ async def test_the_callers_socket_refuses_bad_links(
 
 async def test_caller_attempts_per_address_are_limited(
         database: Database, redis: Redis, clock: FakeClock, world: World, tmp_path: Path) -> None:  # noqa: F811
-    """Past `uploads_per_ip_per_hour` socket attempts from one address (refused ones count too), 429 with
+    """Past `video_joins_per_ip_per_hour` socket attempts from one address (refused ones count too), 429 with
     Retry-After; the uploads' own counter is not touched."""
     await _clean(redis)
-    app = video_app(database, redis, clock, tmp_path, uploads_per_ip_per_hour=2)
+    app = video_app(database, redis, clock, tmp_path, video_joins_per_ip_per_hour=2)
     anna, phone = await _clients(app, 2)
     try:
         csrf = await login(anna, "anna")
@@ -377,7 +386,8 @@ async def test_caller_attempts_per_address_are_limited(
 async def test_hello_carries_the_ice_servers_with_turn_credentials(
         database: Database, redis: Redis, clock: FakeClock, world: World, tmp_path: Path) -> None:  # noqa: F811
     """With a coturn secret set, each side's hello has the STUN server as is and TURN credentials minted for
-    it (the nurse's endpoint, `video-<link>` for the caller), valid for turn_ttl_seconds."""
+    it (the nurse's endpoint, `video-<link>` for the caller), valid for turn_ttl_seconds — for the caller an
+    hour at most, and a fixed TURN account is never handed to the caller."""
     await _clean(redis)
     app = video_app(database, redis, clock, tmp_path, turn=True)
     anna, phone = await _clients(app, 2)
@@ -388,8 +398,9 @@ async def test_hello_carries_the_ice_servers_with_turn_credentials(
         hello = await receive(nurse)
         assert {k: hello[k] for k in ("type", "role", "link_id", "peer_present")} == {
             "type": "hello", "role": "nurse", "link_id": link_id, "peer_present": False}
-        stun, turn = hello["ice_servers"]
+        stun, turn, fixed = hello["ice_servers"]
         assert stun == {"urls": ["stun:stun.example.se:3478"]}
+        assert fixed == {"urls": ["turn:fixed.example.se:3478"], "username": "vardlinje", "credential": "fixed-pw"}
         assert turn["urls"] == ["turn:turn.example.se:3478?transport=udp", "turns:turn.example.se:5349"]
         expiry, user = turn["username"].split(":", 1)
         assert int(expiry) == int(T0.timestamp()) + 12 * 3600 and re.fullmatch(r"nurse-\S+", user), user
@@ -397,7 +408,12 @@ async def test_hello_carries_the_ice_servers_with_turn_credentials(
         caller = await caller_socket(phone, token)
         hello = await receive(caller)
         assert hello["role"] == "caller" and hello["link_id"] == link_id and hello["peer_present"] is True
-        assert hello["ice_servers"][1]["username"].endswith(f":video-{link_id}")
+        # The caller, a stranger with a link: minted credentials for an hour, never the fixed account.
+        assert [e["urls"][0] for e in hello["ice_servers"]] == ["stun:stun.example.se:3478",
+                                                                 "turn:turn.example.se:3478?transport=udp"]
+        expiry, user = hello["ice_servers"][1]["username"].split(":", 1)
+        assert user == f"video-{link_id}" and int(expiry) == int(T0.timestamp()) + 3600
+        assert "fixed-pw" not in json.dumps(hello)
         await nurse.close()
         await caller.close()
     finally:
