@@ -64,7 +64,12 @@ _CLAIM = """local v = redis.call('get', KEYS[1])
 if v == false or v == ARGV[1] or tonumber(v) < tonumber(ARGV[1]) then
   redis.call('set', KEYS[1], ARGV[1], 'EX', ARGV[2]) return 1 end
 return 0"""
-_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+# Removing the presence and telling the peer in one step: a "left" published after the side's newer socket
+# announced itself would make the peer give up on a side that is there.
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('del', KEYS[1])
+  if ARGV[2] ~= '' then redis.call('publish', ARGV[3], ARGV[2]) end
+  return 1 end
 return 0"""
 
 
@@ -338,9 +343,9 @@ async def _claim(side: Side, watch_seconds: float) -> bool:
 async def _leave(side: Side) -> None:
     """The side is gone unless a newer socket of it took over; the peer is told (not after the room ended)."""
     try:
-        removed = await side.redis.eval(_RELEASE, 1, present_key(side.link_id, side.role), str(side.seq))
-        if removed and not side.ended and not side.replaced:
-            await side.publish(video.peer(side.role), video.presence(False))
+        notice = "" if side.ended or side.replaced else json.dumps(video.presence(False))
+        await side.redis.eval(_RELEASE, 1, present_key(side.link_id, side.role), str(side.seq), notice,
+                              channel(side.link_id, video.peer(side.role)))
     except (RedisError, OSError) as exc:
         log.warning("video link %s %s: presence not cleared (Redis): %s", side.link_id, side.role, exc)
 
