@@ -96,24 +96,35 @@ function draft() {
   return note && note.status === "draft" && note.call_id === state.callId ? note : null;
 }
 
+// Keyed: a photo's element (and its thumbnail) is made once. Her note's every autosave re-renders the card:
+// a rebuilt list would take the keyboard focus from the button she is on, and could fetch the thumbnail again
+// (not cached: no-store), each fetch an access-log line.
+function photoItem(list, image, label) {
+  let item = [...list.children].find((li) => li.dataset.image === image.id);
+  if (!item) {
+    item = document.createElement("li");
+    item.dataset.image = image.id;
+    const view = Object.assign(document.createElement("button"), { type: "button", className: "thumb" });
+    view.append(Object.assign(document.createElement("img"), { src: image.thumb_url, alt: "" }),
+      document.createElement("span"));
+    view.addEventListener("click", () => viewImage(image, item.dataset.label));
+    item.append(view, Object.assign(document.createElement("div"), { className: "photo-state" }));
+  }
+  item.dataset.label = label;
+  item.querySelector("button.thumb span").textContent = label;
+  item.querySelector("button.thumb").setAttribute("aria-label", `${label} – ${t("media.view")}`);
+  return item;
+}
+
 function renderImages() {
   const list = $("media-images");
   const note = env.note();
   const writable = draft();
-  list.replaceChildren(...state.images.map((image, n) => {
-    const item = document.createElement("li");
-    item.dataset.image = image.id;
-    const label = `${t("media.photo")} ${n + 1}, ${hhmm(image.received_at)}`;
-    const view = document.createElement("button");
-    view.type = "button";
-    view.className = "thumb";
-    view.setAttribute("aria-label", `${label} – ${t("media.view")}`);
-    const img = Object.assign(document.createElement("img"), { src: image.thumb_url, alt: "" });
-    view.append(img, Object.assign(document.createElement("span"), { textContent: label }));
-    view.addEventListener("click", () => viewImage(image, label));
-    item.append(view);
+  const items = state.images.map((image, n) => {
+    const item = photoItem(list, image, `${t("media.photo")} ${n + 1}, ${hhmm(image.received_at)}`);
+    const box = item.querySelector(".photo-state");
     if (image.attached_note_id) {
-      item.append(Object.assign(document.createElement("span"), {
+      box.replaceChildren(Object.assign(document.createElement("span"), {
         className: "attached", textContent: note && image.attached_note_id === note.id ? t("media.attached") : t("media.attachedother"),
       }));
     } else {
@@ -122,10 +133,11 @@ function renderImages() {
         title: writable ? "" : t("media.nodraft"),
       });
       attach.addEventListener("click", () => attachImage(image, attach));
-      item.append(attach);
+      box.replaceChildren(attach);
     }
     return item;
-  }));
+  });
+  list.replaceChildren(...items); // the same elements, moved: no thumbnail is fetched again
   $("media-none").hidden = state.images.length > 0;
   renderAttachments();
 }
@@ -133,20 +145,9 @@ function renderImages() {
 // The journal panel lists the photos attached to the note it shows.
 function renderAttachments() {
   const note = env.note();
+  const list = $("journal-attachment-list");
   const attached = note ? state.images.filter((i) => i.attached_note_id === note.id) : [];
-  $("journal-attachment-list").replaceChildren(...attached.map((image) => {
-    const item = document.createElement("li");
-    item.dataset.image = image.id;
-    const view = document.createElement("button");
-    view.type = "button";
-    view.className = "thumb";
-    const label = `${t("media.photo")}, ${hhmm(image.received_at)}`;
-    view.append(Object.assign(document.createElement("img"), { src: image.thumb_url, alt: "" }),
-      Object.assign(document.createElement("span"), { textContent: label }));
-    view.addEventListener("click", () => viewImage(image, label));
-    item.append(view);
-    return item;
-  }));
+  list.replaceChildren(...attached.map((image) => photoItem(list, image, `${t("media.photo")}, ${hhmm(image.received_at)}`)));
   $("journal-attachments").hidden = attached.length === 0;
 }
 
@@ -262,6 +263,8 @@ export function follow(callId, live) {
     state.room = null;
     state.callId = callId;
     state.images = [];
+    $("media-images").replaceChildren();
+    $("journal-attachment-list").replaceChildren();
     $("media-to").value = "";
     $("media-status").textContent = "";
     show($("media-error"), "");

@@ -22,7 +22,7 @@ from webrtc.models import MediaAccess, MediaImage
 
 from ..desktop import Clock, Template
 from ..webrtc.test_http import gps_photo
-from .test_journal_panel import Rig, build, open_desktop, presence_is, template, text_is, until  # noqa: F401
+from .test_journal_panel import Rig, build, open_desktop, presence_is, server_note, template, text_is, until  # noqa: F401
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/m/[A-Za-z0-9_-]+)$")
 
@@ -137,6 +137,18 @@ async def test_a_photo_arrives_live_sanitized_and_is_attached_to_the_note(chromi
     assert attached is not None and attached.attached_note_id == note.id
     assert [e["image"] for e in rig.events(call_id, "media.image_attached")] == [image.id]
     assert [e["image"] for e in rig.events(call_id, "media.image_received")] == [image.id]
+
+    # Her typing autosaves the note and re-renders the card: no thumbnail is fetched (and logged) again.
+    def thumbnail_views() -> int:
+        return len(rig.database.run_sync(lambda s: s.exec(select(MediaAccess).where(
+            MediaAccess.image_id == image.id, MediaAccess.what == "thumbnail")).all()))
+
+    views = thumbnail_views()
+    await page.fill("#j-advice", "Tvätta såret och håll det rent.")
+    await page.click("#j-caller_name")  # leaving the field saves at once
+    await text_is(page, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$")
+    await server_note(page, note.id, lambda n: n["content"]["advice"].startswith("Tvätta"))
+    assert thumbnail_views() == views
 
     # The contact's record tells it: the link, the photo, its attachment (API and the contact's page).
     resp = await page.request.get(f"/api/v1/calls/{call_id}")
