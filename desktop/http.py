@@ -636,7 +636,8 @@ async def _desktop_ctx(app: web.Application) -> AsyncIterator[None]:
                            beat_seconds=config.beat_seconds)
     state.hub.attach()
     stop = asyncio.Event()
-    notices = relay(app[REDIS], state.hub.notify)
+    hub = state.hub
+    notices = relay(app[REDIS], hub.notify, lambda: hub.broadcast({"type": "notices_resumed"}))
     tasks = [asyncio.create_task(state.hub.run(stop), name="desktop-queues"),
              asyncio.create_task(state.liveness.run(stop), name="desktop-liveness"),
              asyncio.create_task(notices.run(stop), name="desktop-notices")]

@@ -376,6 +376,11 @@ class DesktopHub:
         for conn in self.connections.get(nurse_id, ()):
             conn.wake.set()
 
+    async def broadcast(self, message: dict[str, Any]) -> None:
+        """A message for every desktop on this instance."""
+        for nurse_id in list(self.connections):
+            await self.notify(nurse_id, message)
+
     async def notify(self, nurse_id: str, message: dict[str, Any]) -> None:
         """A notice for her desktops on this instance (desktop/notices.py brings those from elsewhere)."""
         for conn in list(self.connections.get(nurse_id, ())):

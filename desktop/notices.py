@@ -4,7 +4,8 @@ WebSocket"): a caller's photo was kept on instance A while her desktop socket is
 The instance with the news publishes it on a Redis channel; every instance forwards what it hears to the
 desktop sockets it holds for that nurse. Delivery is at most once — a desktop not connected at that moment,
 or a Redis outage, misses it — so a notice only ever says "look again": the list behind it (for a photo,
-`GET /api/v1/calls/{id}/images`) is the truth the desktop reloads.
+`GET /api/v1/calls/{id}/images`) is the truth the desktop reloads, also when its socket reconnects and when
+this instance subscribes again after losing Redis (`{"type": "notices_resumed"}`).
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ async def publish(redis: Redis, nurse: str, message: dict[str, Any]) -> bool:
     return True
 
 
-def relay(redis: Redis, deliver: Deliver) -> Follower:
-    """Hands each notice on the channel to `deliver` (the hub's) while it runs; anything else is logged."""
+def relay(redis: Redis, deliver: Deliver, resumed: Callable[[], Awaitable[object]] | None = None) -> Follower:
+    """Hands each notice on the channel to `deliver` (the hub's) while it runs; anything else is logged.
+    `resumed` runs after every (re)subscribe: notices published while this instance was not listening are
+    lost, so the desktops it holds are told to look again."""
 
     async def on_message(raw: str) -> None:
         notice = decode(raw)
@@ -71,4 +74,5 @@ def relay(redis: Redis, deliver: Deliver) -> Follower:
             return
         await deliver(notice.nurse, notice.message)
 
-    return Follower(redis, CHANNEL, on_message, name="desktop notices")
+    # No periodic refresh: only a (re)subscribe can have missed something.
+    return Follower(redis, CHANNEL, on_message, refresh=resumed, poll_seconds=float("inf"), name="desktop notices")

@@ -94,3 +94,35 @@ async def test_without_redis_the_notice_reaches_this_instances_desktops() -> Non
     await notify_nurse(app, "nurse-anna", {"type": "media_image", "call_id": "c1"})
     assert hub.got == [("nurse-anna", {"type": "media_image", "call_id": "c1"})]
     await app[REDIS].aclose()
+
+
+async def test_after_losing_redis_the_relay_resubscribes_and_says_so(redis: Redis) -> None:
+    """Redis drops the relay's subscription (CLIENT KILL): it subscribes again, calls `resumed` each time (the
+    desktops then reload what a lost notice would have said), and the next notice arrives."""
+    got = Recorder()
+    resumed: list[float] = []
+
+    async def on_resumed() -> None:
+        resumed.append(asyncio.get_running_loop().time())
+
+    follower = notices.relay(redis, got, on_resumed)
+    stop = asyncio.Event()
+    task = asyncio.create_task(follower.run(stop))
+    try:
+        await asyncio.wait_for(follower.subscribed.wait(), 5)
+        for _ in range(50):
+            if resumed:
+                break
+            await asyncio.sleep(0.05)
+        assert len(resumed) == 1
+        await redis.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        for _ in range(100):
+            if len(resumed) == 2 and follower.subscribed.is_set():
+                break
+            await asyncio.sleep(0.05)
+        assert len(resumed) == 2
+        assert await notices.publish(redis, "nurse-anna", {"type": "media_image", "call_id": "c3"})
+        assert await got.next() == ("nurse-anna", {"type": "media_image", "call_id": "c3"})
+    finally:
+        stop.set()
+        await task
