@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlmodel import Session, select
 
@@ -280,6 +281,19 @@ async def caller_page(request: web.Request) -> web.StreamResponse:
     return _page(pages.upload_page(token, lang))
 
 
+async def count_attempt(redis: Redis, key: str, limit: int, window: int = IP_WINDOW_SECONDS) -> int:
+    """One more attempt in a fixed window (an hour): 0 while within `limit`, else the seconds until the window
+    ends. Redis errors pass to the caller, who decides whether to refuse or let through."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.incr(key)
+        pipe.ttl(key)
+        count, ttl = await pipe.execute()
+    if ttl is None or int(ttl) < 0:
+        await redis.expire(key, window)
+        ttl = window
+    return max(1, int(ttl)) if int(count) > limit else 0
+
+
 async def _over_ip_limit(request: web.Request) -> int:
     """0 when this address may upload now (and the attempt is counted), else seconds to wait."""
     redis = request.config_dict.get(REDIS)
@@ -288,18 +302,11 @@ async def _over_ip_limit(request: web.Request) -> int:
     limit = request.config_dict[SETTINGS].media.uploads_per_ip_per_hour
     key = IP_KEY.format(ip=request.remote or "unknown")
     try:
-        async with redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.ttl(key)
-            count, ttl = await pipe.execute()
-        if ttl is None or int(ttl) < 0:
-            await redis.expire(key, IP_WINDOW_SECONDS)
-            ttl = IP_WINDOW_SECONDS
+        return await count_attempt(redis, key, limit)
     except (RedisError, OSError) as exc:
         # The link's own uses still cap what one link takes; a caller is never refused for our Redis.
         log.warning("media upload rate limit not checked (Redis): %s", exc)
         return 0
-    return max(1, int(ttl)) if int(count) > limit else 0
 
 
 class _TooLarge(Exception):

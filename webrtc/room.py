@@ -38,7 +38,7 @@ from identity.http import IDENTITY, SESSION_COOKIE, forbidden, json_error
 from vardlinje.appkeys import DB, REDIS, ROUTING, SETTINGS
 
 from . import pages, service, video
-from .http import STATE_STATUS, _link_state
+from .http import STATE_STATUS, _link_state, count_attempt
 from .links import LinkState
 from .models import MediaLink
 from .video import Role
@@ -55,7 +55,6 @@ PRESENCE_MIN_TTL = 30  # seconds; refreshed every watch round, so a crashed inst
 ROOM_TTL = 24 * 3600  # the one-time guards outlive any call
 GUEST_TURN_TTL = 3600  # seconds: the caller's TURN credentials outlive the room's first hour at most
 IP_KEY = "vardlinje:media:video-ip:{ip}"  # apart from the uploads' counter: a video join is not a photo
-IP_WINDOW_SECONDS = 3600
 SESSION_ENDED_CLOSE = 4401  # as the desktop socket: her session ended (logged out, expired)
 
 # Presence belongs to the newest socket of a side: set or refreshed only by it, removed only by it, so an older
@@ -242,15 +241,7 @@ async def _over_ip_limit(request: web.Request) -> int:
     """0 when this address may try now (the attempt is counted), else seconds to wait. RedisError passes."""
     redis = request.config_dict[REDIS]
     limit = request.config_dict[SETTINGS].media.video_joins_per_ip_per_hour
-    key = IP_KEY.format(ip=request.remote or "unknown")
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(key)
-        pipe.ttl(key)
-        count, ttl = await pipe.execute()
-    if ttl is None or int(ttl) < 0:
-        await redis.expire(key, IP_WINDOW_SECONDS)
-        ttl = IP_WINDOW_SECONDS
-    return max(1, int(ttl)) if int(count) > limit else 0
+    return await count_attempt(redis, IP_KEY.format(ip=request.remote or "unknown"), limit)
 
 
 # --- one socket ----------------------------------------------------------------------------------------------

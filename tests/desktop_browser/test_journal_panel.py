@@ -144,8 +144,9 @@ async def build(database: Database, redis_url: str, endpoint: str, *, media_dir:
         database.dispose()
 
 
-@pytest.fixture
-async def rig(template: Template, tmp_path: Path, redis_url: str) -> AsyncIterator[Rig]:
+@asynccontextmanager
+async def desk_phone_rig(template: Template, tmp_path: Path, redis_url: str, **build_kw: Any) -> AsyncIterator[Rig]:
+    """The app on a copy of the template, Nora with a SIP desk phone (the page starts no softphone)."""
     database = template.copy(tmp_path)
     endpoint = template.endpoints["nora"]
 
@@ -155,7 +156,13 @@ async def rig(template: Template, tmp_path: Path, redis_url: str) -> AsyncIterat
         agents.set_phone(s, nurse.id, "udp", at=Clock()())
 
     database.run_sync(desk_phone)
-    async with build(database, redis_url, endpoint) as built:
+    async with build(database, redis_url, endpoint, **build_kw) as built:
+        yield built
+
+
+@pytest.fixture
+async def rig(template: Template, tmp_path: Path, redis_url: str) -> AsyncIterator[Rig]:
+    async with desk_phone_rig(template, tmp_path, redis_url) as built:
         yield built
 
 

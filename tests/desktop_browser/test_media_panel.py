@@ -12,33 +12,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from agents import service as agents
-from agents.models import Nurse
 from calls import service as calls
 from sms.models import SmsMessage
 from webrtc.models import MediaAccess, MediaImage
 
-from ..desktop import Clock, Template
+from ..desktop import Template
 from ..webrtc.test_http import gps_photo
-from .test_journal_panel import Rig, build, open_desktop, presence_is, server_note, template, text_is, until  # noqa: F401
+from .test_journal_panel import (  # noqa: F401
+    Rig,
+    desk_phone_rig,
+    open_desktop,
+    presence_is,
+    server_note,
+    template,
+    text_is,
+    until,
+)
 
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/m/[A-Za-z0-9_-]+)$")
 
 
 @pytest.fixture
 async def media_rig(template: Template, tmp_path: Path, redis_url: str) -> AsyncIterator[Rig]:  # noqa: F811
-    database = template.copy(tmp_path)
-    endpoint = template.endpoints["nora"]
-
-    def desk_phone(s: Session) -> None:
-        nurse = s.exec(select(Nurse).where(Nurse.endpoint == endpoint)).one()
-        assert nurse.id is not None
-        agents.set_phone(s, nurse.id, "udp", at=Clock()())
-
-    database.run_sync(desk_phone)
-    async with build(database, redis_url, endpoint, media_dir=tmp_path / "images") as built:
+    async with desk_phone_rig(template, tmp_path, redis_url, media_dir=tmp_path / "images") as built:
         yield built
 
 
