@@ -225,6 +225,8 @@ class MediaSettings(_Section):
     retention_hours: float = Field(24.0, gt=0, le=24 * 90, description="images not attached to a note are "
                                    "deleted after this long")
     max_upload_mb: float = Field(15.0, gt=0, le=100, description="largest accepted upload")
+    sanitize_at_once: int = Field(2, ge=1, le=32, description="photos decoded at the same time on one instance "
+                                                             "(each takes 150–450 MiB while it is)")
     uploads_per_ip_per_hour: int = Field(30, ge=1, description="rate limit per caller address, all links")
     video_joins_per_link: int = Field(5, ge=1, le=50, description="times the caller may join (or rejoin after "
                                       "a dropped connection or a reload) one video link's room")

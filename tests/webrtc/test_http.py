@@ -387,3 +387,37 @@ async def test_images_never_attached_are_purged_while_the_app_runs(
         assert len(rows) == 1 and rows[0].deleted_at is not None
     finally:
         await late.close()
+
+
+async def test_photos_are_sanitized_a_few_at_a_time(browsers: list[Client], database: Database, world: World,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three uploads at once with `media.sanitize_at_once` = 2 (the default): at most two photos are decoded at
+    the same time (each takes 150–450 MiB), the third waits its turn and is kept all the same."""
+    import threading
+    import time
+
+    import webrtc.http as media_http
+
+    real = media_http.sanitize
+    lock = threading.Lock()
+    running = [0]
+    most = [0]
+
+    def slow_sanitize(raw: bytes, limits: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            time.sleep(0.3)
+            return real(raw, limits)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(media_http, "sanitize", slow_sanitize)
+    anna, _bertil, phone = browsers
+    csrf = await login(anna, "anna")
+    token = await new_link(anna, csrf, database, world.call_anna)
+    results = await asyncio.gather(*(upload(phone, token, gps_photo()) for _ in range(3)))
+    assert [status for status, _ in results] == [200, 200, 200]
+    assert most[0] == 2
