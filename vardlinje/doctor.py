@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -102,6 +103,30 @@ async def check_tools(settings: Settings) -> list[Check]:
     return checks
 
 
+MIN_FREE_BYTES = 1024**3  # a day of photos is far less; below this the disk is nearly full anyway
+
+
+async def check_media(settings: Settings) -> list[Check]:
+    """Where callers' photos are kept (writable, room left), and whether video has STUN/TURN to work with."""
+    root = settings.media.image_dir if settings.media.image_dir is not None else settings.data_dir / "images"
+    existing = next((p for p in (root, *root.parents) if p.exists()), None)
+    checks: list[Check] = []
+    if existing is None or not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        checks.append(Check("Photo store", False, f"{root}: not writable" + ("" if existing == root else
+                            f" ({existing} is where it would be made)"), "set media.image_dir to a writable folder"))
+    else:
+        free = shutil.disk_usage(existing).free
+        checks.append(Check("Photo store", True, f"{root}"))
+        checks.append(Check("Photo disk space", free >= MIN_FREE_BYTES, f"{free / 1024**3:.1f} GiB free",
+                            "free disk space, or set media.image_dir elsewhere", optional=True))
+    servers = settings.softphone.ice_servers
+    turn = any(u.startswith(("turn:", "turns:")) for s in servers for u in s.urls)
+    ice = Check("STUN/TURN", turn, f"{len(servers)} ICE server(s), TURN: {'yes' if turn else 'no'}",
+                "video with callers on mobile networks needs TURN: softphone.ice_servers (coturn, "
+                "docs/escalation.md)", optional=True)
+    return [*checks, ice]
+
+
 async def check_app(settings: Settings) -> Check:
     url = f"{settings.http.public_url.rstrip('/')}/healthz"
     try:
@@ -117,7 +142,7 @@ async def check_app(settings: Settings) -> Check:
 async def run_checks(settings: Settings, echo: Callable[[str], None] = print) -> bool:
     steps: list[Awaitable[Check | list[Check]]] = [
         check_database(settings), check_redis(settings), check_asterisk(settings), check_tools(settings),
-        check_app(settings),
+        check_media(settings), check_app(settings),
     ]
     results: list[Check] = []
     for step in steps:
