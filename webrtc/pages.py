@@ -166,6 +166,8 @@ VIDEO_STATUS: dict[str, tuple[str, str]] = {
     "replaced": ("Videon har öppnats i ett annat fönster.", "The video has been opened in another window."),
     "camera": ("Kameran kunde inte startas. Tillåt kameran för den här sidan och tryck på Starta video igen.",
                "The camera could not be started. Allow the camera for this page and press Start video again."),
+    "switch_failed": ("Den andra kameran kunde inte startas. Tryck på Byt kamera igen.",
+                      "The other camera could not be started. Press Switch camera again."),
     "unsupported": ("Din webbläsare kan inte visa video. Prova att öppna länken i Safari eller Chrome.",
                     "Your browser cannot show video. Try opening the link in Safari or Chrome."),
     "retry": ("Anslutningen bröts. Försöker igen …", "The connection was lost. Trying again …"),

@@ -23,6 +23,7 @@ const buttons = { start: $("start"), switch: $("switch"), mute: $("mute"), end: 
 const MAX_RETRIES = 3;         // reconnects after a dropped socket (each join uses one of the link's uses)
 const MAX_PENDING = 200;       // remote candidates kept until the offer is applied
 const END_GRACE_MS = 3000;     // after sending `end`, the server's `ended` is awaited this long
+const END_AWAY_MS = 8000;      // an end pressed while the socket reconnects waits this long for it
 
 let ws = null;                 // the current WebSocket
 let pc = null;                 // the current RTCPeerConnection
@@ -34,6 +35,7 @@ let pending = [];              // candidates that came before the offer
 let micOn = false;
 let over = false;              // ended, replaced or the link unusable: nothing more happens on this page
 let retries = 0;
+let endWanted = false;         // end pressed while the socket was away: sent as soon as it is back
 let work = Promise.resolve();  // the socket's messages, handled one after the other (offer before candidates)
 
 function setState(state, textKey) {
@@ -125,7 +127,9 @@ async function switchCamera() {
     try {
       fresh = (await camera(facing)).getVideoTracks()[0];
     } catch (err2) {
-      setState("failed", "camera");
+      // No camera at all now: the connection itself lives on (the nurse still hears the phone), so only
+      // the line says so; the state stays what it is.
+      statusLine.textContent = TEXTS.switch_failed || "";
     }
   }
   if (fresh && stream) {
@@ -289,6 +293,10 @@ async function handle(message) {
   if (over) return;
   switch (message.type) {
     case "hello":
+      if (endWanted) {
+        send({ type: "end" });
+        break;
+      }
       iceServers = Array.isArray(message.ice_servers) ? message.ice_servers : [];
       dropPeer();
       setState(message.peer_present ? "connecting" : "waiting");
@@ -373,12 +381,14 @@ function finish(state, textKey) {
 }
 
 function end() {
+  buttons.end.disabled = true;
   if (ws && ws.readyState === WebSocket.OPEN) {
-    buttons.end.disabled = true;
     send({ type: "end" });
     setTimeout(() => { if (!over) finish("ended", "ended_caller"); }, END_GRACE_MS);
   } else {
-    finish("ended", "ended_caller");
+    // The socket is reconnecting: the end goes out when it is back (hello), so the nurse's side ends too.
+    endWanted = true;
+    setTimeout(() => { if (!over) finish("ended", "ended_caller"); }, END_AWAY_MS);
   }
 }
 
