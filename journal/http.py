@@ -34,11 +34,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from agents.models import Nurse
 from calls import service as calls
 from calls.models import Call
 from calls.view import PHASE_STARTED, contact_view
 from config.http import CONFIG_ADMIN
 from config.schema import CallPhase, default_phases
+from desktop.http import DESKTOP, notify_nurse
 from identity.http import IDENTITY, Principal, forbidden, get_principal, json_error, unauthenticated
 from identity.models import Role, User
 from vardlinje.appkeys import DB
@@ -355,13 +357,35 @@ async def save_note(request: web.Request) -> web.StreamResponse:
             return {**note_json(service.to_records(s, [note])[0]), "changed": list(changed)}
 
         try:
-            return web.json_response(await _run_serialised(request, db), headers=NO_STORE)
+            data = await _run_serialised(request, db)
         except Refusal as exc:
             if exc.code != "edit_conflict":
                 raise
             return await _conflict(request, exc, note_id, principal, at)
+        await _tell_her_tabs(request, principal, data)
+        return web.json_response(data, headers=NO_STORE)
 
     return await _guarded(request, work)
+
+
+async def _tell_her_tabs(request: web.Request, principal: Principal, note: dict[str, Any]) -> None:
+    """Her other desktop tabs (on any instance) hear that the note moved on, so they show it without waiting for
+    their own next save (desktop notices: at most once — a tab that misses it merges on its next save as
+    before). Only the note's id, revision and status travel; the tab reads the note itself (a logged read)."""
+    if request.config_dict.get(DESKTOP) is None:
+        return
+
+    def endpoint_of(s: Session) -> str | None:
+        return s.exec(select(Nurse.endpoint).where(Nurse.user_id == principal.user_id)).first()
+
+    try:
+        endpoint = await _run(request, endpoint_of)
+        if endpoint is not None:
+            await notify_nurse(request.app, endpoint, {
+                "type": "journal_note", "note_id": note["id"], "revision": note["revision"], "status": note["status"],
+                "amends_note_id": note.get("amends_note_id")})
+    except Exception as exc:  # the save stands; a tab that missed the notice catches up on its next save
+        log.warning("note %s: other tabs not told: %s", note.get("id"), exc)
 
 
 async def _conflict(request: web.Request, exc: Refusal, note_id: str, principal: Principal,
@@ -412,6 +436,7 @@ async def sign_note(request: web.Request) -> web.StreamResponse:
                 raise
             return await _conflict(request, exc, note_id, principal, at)
         log.info("call=%s note %s signed by %s", data["call_id"], note_id, principal.username)
+        await _tell_her_tabs(request, principal, data)
         return web.json_response(data, headers=NO_STORE)
 
     return await _guarded(request, work)

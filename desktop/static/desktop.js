@@ -532,6 +532,7 @@ function connect() {
     } else if (message.type === "queues") renderQueues(message.queues);
     else if (message.type === "media_image") media.message(message);
     else if (message.type === "notices_resumed") media.refresh(); // the server may have missed a notice
+    else if (message.type === "journal_note") journal.noteSaved(message);
     else if (message.type === "session_ended") {
       ui.sessionEnded = true;
       renderPhone();

@@ -807,6 +807,26 @@ export function follow(callId, presenceState) {
   renderPhases();
 }
 
+/** Another tab of hers saved or signed a note (`{note_id, revision, status, amends_note_id}` over the desktop
+ *  socket): the panel shows it now instead of at its own next save. Her unsent typing stays on top (the
+ *  editor's merge); a notice for a revision this tab already has — its own save — changes nothing. */
+export function noteSaved(m) {
+  for (const editor of [state.editor, state.amendment]) {
+    if (!editor || editor.stopped || editor.id !== m.note_id || m.revision <= editor.revision) continue;
+    if (m.status === "signed") {
+      editor.stop();
+      editor.view.onSignedElsewhere?.();
+    } else if (!editor.inflight) {
+      editor.refresh().catch(() => {}); // a failed read: her next save merges as before
+    }
+    return;
+  }
+  // An amendment signed in another tab under the signed note this tab shows: the list grows.
+  const note = state.note;
+  if (m.status === "signed" && note && note.status === "signed" && m.amends_note_id === note.id
+      && !state.amendments.some((a) => a.id === m.note_id)) reloadSigned("");
+}
+
 /** The note the panel shows ({id, call_id, status, …}), or null: the photo panel attaches images to it. */
 export function currentNote() {
   return state.note;

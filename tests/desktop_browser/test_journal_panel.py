@@ -216,6 +216,18 @@ async def open_desktop(context: Any, rig: Rig, problems: list[str], *, log_in: b
     return page
 
 
+async def drop_journal_notices(context: Any) -> None:
+    """Notices are at most once: with this the desktop sockets of the context's tabs never deliver
+    `journal_note`, so each tab learns of another's save only on its own next save (the merge and conflict
+    paths). Everything else passes both ways."""
+
+    def route(ws: Any) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda message: None if '"journal_note"' in str(message) else ws.send(message))
+
+    await context.route_web_socket("**/api/v1/desktop/ws", route)
+
+
 async def presence_is(page: Any, state: str) -> None:
     await until(page, "s => document.getElementById('state').dataset.state === s", f"state {state}", arg=state)
 
@@ -246,6 +258,7 @@ async def test_phases_and_the_journal_note_through_a_call(chromium: Any, rig: Ri
     signing names what is missing, then makes the note read-only; an amendment is written and signed."""
     problems: list[str] = []
     context = await chromium.new_context(base_url=rig.origin)
+    await drop_journal_notices(context)  # the tabs below merge on save; test_another_tabs_save… covers the push
     page = await open_desktop(context, rig, problems, log_in=True)
     await page.click("#presence-actions [data-event=login]")
     await presence_is(page, "paused")
@@ -412,4 +425,44 @@ async def test_phases_and_the_journal_note_through_a_call(chromium: Any, rig: Ri
     assert await page.text_content("#h-journal") == "Journal note"
     assert await page.text_content("#j-urgency") == "Within hours"
     assert problems == [], problems
+    await context.close()
+
+
+async def test_another_tabs_save_appears_without_typing(chromium: Any, rig: Rig) -> None:
+    """Two tabs of Nora's on the same note: what one saves appears in the other without the other saving
+    (the desktop socket's `journal_note` notice), while the other's own unsent typing in another field stays
+    and is saved on top."""
+    problems: list[str] = []
+    context = await chromium.new_context(base_url=rig.origin)
+    page = await open_desktop(context, rig, problems, log_in=True)
+    await page.click("#presence-actions [data-event=login]")
+    await presence_is(page, "paused")
+    await page.click("#presence-actions [data-event=ready]")
+    await presence_is(page, "ready")
+    call_id = rig.new_call()
+    await rig.offer(call_id)
+    await presence_is(page, "offered")
+    await rig.answer(call_id)
+    await presence_is(page, "on_call")
+    await text_is(page, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+    [note] = rig.notes(call_id)
+    other = await open_desktop(context, rig, problems, log_in=False)
+    await text_is(other, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+
+    # The first tab saves; the second shows it without a keystroke of its own.
+    await page.fill("#j-advice", "Vila och drick mycket.")
+    await server_note(page, note.id, lambda n: n["content"]["advice"] == "Vila och drick mycket.")
+    await value_is(other, "#j-advice", "Vila och drick mycket.")
+
+    # The second tab is typing (not yet sent) when the first saves another field: both stay, both are saved.
+    await other.evaluate("() => { const f = document.getElementById('j-text'); f.value = 'Feber sedan i går.';"
+                         " f.dispatchEvent(new Event('input', {bubbles: true})); }")
+    await page.fill("#j-caller_name", "Eva Svensson")
+    await page.click("#j-patient_name")  # leaving the field saves at once
+    await value_is(other, "#j-caller_name", "Eva Svensson")
+    assert await other.input_value("#j-text") == "Feber sedan i går."
+    await server_note(page, note.id, lambda n: n["content"]["text"] == "Feber sedan i går."
+                      and n["content"]["caller_name"] == "Eva Svensson")
+    await value_is(page, "#j-text", "Feber sedan i går.")
+    assert problems == []
     await context.close()
