@@ -27,7 +27,7 @@ PAGE_PATH = "/calls/{call_id}"
 SWEDEN = ZoneInfo("Europe/Stockholm")
 OUTCOME_SV = {"answered": "besvarat", "missed": "inte besvarat", "cancelled": "avbrutet", None: "pågår"}
 END_SV = {"ended": "avslutat", "ended_while_disconnected": "avslutat medan servern var frånkopplad"}
-MEDIA_SV = {"image_offered": "bildlänk skickad", "video_offered": "videolänk skickad",
+MEDIA_SV = {"image_offered": "bildlänk skickad", "video_offered": "videolänk skickad", "link_opened": "länken öppnad",
             "image_received": "bild mottagen",
             "image_attached": "bild bifogad", "video_joined": "uppringaren öppnade videon",
             "video_connected": "video uppkopplad", "video_failed": "video misslyckades", "video_ended": "video avslutad"}

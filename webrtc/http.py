@@ -76,6 +76,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 IMAGE_HEADERS = {"Cache-Control": "no-store, private", "X-Content-Type-Options": "nosniff",
                  "Content-Disposition": "inline"}
 IP_KEY = "vardlinje:media:ip:{ip}"
+OPENED_KEY = "vardlinje:media:opened:{call}:{link}"  # SET NX: the first open is recorded once, on any instance
+OPENED_TTL = 24 * 3600
 IP_WINDOW_SECONDS = 3600
 CHUNK = 64 * 1024
 MAX_PARTS = 4  # the form has one field; a few stray parts are skipped, more is not a phone's form
@@ -249,6 +251,7 @@ class _Found:
     link_id: int | None
     kind: str
     state: LinkState
+    call_id: str = ""
 
 
 async def _find(request: web.Request, token: str) -> _Found:
@@ -260,7 +263,7 @@ async def _find(request: web.Request, token: str) -> _Found:
         current, _ = _link_state(s, live, link, now)
         if link is not None and link.kind == LinkKind.VIDEO.value:  # a joined caller may come back (video.py)
             current = video.admit_caller(link.kind, current, uses=link.uses, max_uses=link.max_uses)
-        return _Found(link.id if link else None, link.kind if link else "", current)
+        return _Found(link.id if link else None, link.kind if link else "", current, link.call_id if link else "")
 
     return await request.config_dict[DB].run(work)
 
@@ -275,6 +278,7 @@ async def caller_page(request: web.Request) -> web.StreamResponse:
         return _page(pages.broken_page(token, lang), 500)
     if found.state is not LinkState.OK:
         return _page(pages.state_page(token, lang, found.state, found.kind), STATE_STATUS[found.state])
+    await _first_open(request, found)
     if found.kind == LinkKind.VIDEO.value:
         # The one caller page with a script (WebRTC needs one): its own CSP naming our WebSocket origin, and
         # the camera and microphone allowed for this site only.
@@ -282,6 +286,29 @@ async def caller_page(request: web.Request) -> web.StreamResponse:
         response.headers["Content-Security-Policy"] = pages.video_csp(request.config_dict[SETTINGS].http.public_url)
         return response
     return _page(pages.upload_page(token, lang))
+
+
+async def _first_open(request: web.Request, found: _Found) -> None:
+    """The first time the caller opens the link it goes on the record and the nurse's desktop says so — she
+    knows the SMS arrived and can guide the caller. Best effort: the caller's page never waits on it failing."""
+    redis = request.config_dict.get(REDIS)
+    if found.link_id is None or redis is None:
+        return
+    link_id = found.link_id
+    try:
+        if not await redis.set(OPENED_KEY.format(call=found.call_id, link=link_id), "1", nx=True, ex=OPENED_TTL):
+            return
+        now = _now(request)
+        opened = await request.config_dict[DB].run(lambda s: service.link_opened(s, link_id, now))
+        if opened is None:
+            return
+        link, endpoint = opened
+        log.info("media link %s: opened by the caller", link_id)
+        if endpoint is not None and request.config_dict.get(DESKTOP) is not None:
+            await notify_nurse(request.app, endpoint, {"type": "media_link_opened", "call_id": link.call_id,
+                                                       "link_id": link_id, "kind": link.kind})
+    except Exception as exc:
+        log.warning("media link %s: the first open not recorded: %s", link_id, exc)
 
 
 async def count_attempt(redis: Redis, key: str, limit: int, window: int = IP_WINDOW_SECONDS) -> int:

@@ -13,6 +13,7 @@ import phonenumbers
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from agents.models import Nurse
 from calls import service as calls
 from calls.models import Call
 from identity.service import aware
@@ -89,6 +90,16 @@ def revoke_links(s: Session, call_id: str, now: datetime, reason: str) -> int:
         s.add(link)
         n += 1
     return n
+
+
+def link_opened(s: Session, link_id: int, now: datetime) -> tuple[MediaLink, str | None] | None:
+    """The caller opened the link for the first time: `media.link_opened` on the record; the link and the
+    endpoint of the nurse who sent it (her desktop hears it), or None for a link gone meanwhile."""
+    link = s.get(MediaLink, link_id)
+    if link is None:
+        return None
+    calls.append(s, link.call_id, "media.link_opened", now, data={"link": link.id, "kind": link.kind})
+    return link, s.exec(select(Nurse.endpoint).where(Nurse.user_id == link.created_by_user_id)).first()
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,7 @@ const TEXT = {
     "video.state.failed": "Videon kunde inte kopplas upp", "video.state.ended": "Videosamtalet är avslutat",
     "video.by.nurse": "av dig", "video.by.caller": "av uppringaren", "video.by.contact_closed": "kontakten är stängd",
     "video.by.replaced": "öppnat i en annan flik",
+    "media.opened.image": "Uppringaren har öppnat bildlänken", "media.opened.video": "Uppringaren har öppnat videolänken",
   },
   en: {
     skip: "Skip to content", title: "Nurse desktop", signout: "Sign out of Vårdlinje", presence: "My status",
@@ -183,6 +184,7 @@ const TEXT = {
     "video.state.failed": "The video could not connect", "video.state.ended": "The video call has ended",
     "video.by.nurse": "by you", "video.by.caller": "by the caller", "video.by.contact_closed": "the contact is closed",
     "video.by.replaced": "opened in another tab",
+    "media.opened.image": "The caller has opened the photo link", "media.opened.video": "The caller has opened the video link",
   },
 };
 
@@ -530,7 +532,7 @@ function connect() {
       announce(`${t("offered")}: ${message.call.caller_display || ""}`);
       renderCall();
     } else if (message.type === "queues") renderQueues(message.queues);
-    else if (message.type === "media_image") media.message(message);
+    else if (message.type === "media_image" || message.type === "media_link_opened") media.message(message);
     else if (message.type === "notices_resumed") media.refresh(); // the server may have missed a notice
     else if (message.type === "journal_note") journal.noteSaved(message);
     else if (message.type === "session_ended") {

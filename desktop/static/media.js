@@ -284,8 +284,15 @@ export function refresh() {
 
 /** A message from the desktop socket. */
 export function message(m) {
-  if (m.type !== "media_image" || !m.image) return;
   if (m.call_id !== state.callId) return;
+  if (m.type === "media_link_opened") {
+    // She knows the SMS arrived and the caller is on the page: she can guide them through it.
+    const line = `${t(`media.opened.${m.kind === "video" ? "video" : "image"}`)} ${hhmm(new Date().toISOString())}`;
+    $("media-status").textContent = line;
+    env.announce(line);
+    return;
+  }
+  if (m.type !== "media_image" || !m.image) return;
   upsert(m.image);
   renderImages();
   env.announce(t("media.received"));

@@ -96,6 +96,8 @@ async def test_a_photo_arrives_live_sanitized_and_is_attached_to_the_note(chromi
     caller = await phone.new_page()
     await caller.goto(link)
     assert await caller.text_content("h1") == "Skicka en bild till sjuksköterskan"
+    await text_is(page, "#media-status", r"^Uppringaren har öppnat bildlänken \d\d:\d\d$")
+    await caller.reload()  # opened again: not a second event
     await caller.set_input_files("#image", files=[{"name": "IMG_0042.jpg", "mimeType": "image/jpeg",
                                                    "buffer": gps_photo()}])
     await caller.click("button[type=submit]")
@@ -150,7 +152,8 @@ async def test_a_photo_arrives_live_sanitized_and_is_attached_to_the_note(chromi
 
     # The contact's record tells it: the link, the photo, its attachment (API and the contact's page).
     resp = await page.request.get(f"/api/v1/calls/{call_id}")
-    assert [m["kind"] for m in (await resp.json())["media"]] == ["image_offered", "image_received", "image_attached"]
+    assert [m["kind"] for m in (await resp.json())["media"]] == ["image_offered", "link_opened", "image_received",
+                                                                 "image_attached"]
     contact = await nurse.new_page()
     await contact.goto(f"/calls/{call_id}")
     assert "bild bifogad" in (await contact.text_content("main") or "")
