@@ -55,6 +55,7 @@ PAUSE_WHEN_STALE = frozenset({State.READY, State.WRAP_UP})
 #: States never touched: a call is ringing or in progress.
 BUSY = frozenset({State.OFFERED, State.ON_CALL})
 SESSION_ENDED_CLOSE = 4401
+NOTICE_SEND_SECONDS = 3.0  # a notice's send to one socket; a socket this slow is on its way out
 CLOSE_TIMEOUT = 2.0  # seconds a closing socket waits for the browser's close frame
 PROTOCOL_PING_SECONDS = 10.0  # WebSocket ping frames; no pong within half of it closes the socket
 BEAT_SECONDS = 5.0  # while her socket is open and answering, her heartbeat is written this often
@@ -378,16 +379,24 @@ class DesktopHub:
 
     async def broadcast(self, message: dict[str, Any]) -> None:
         """A message for every desktop on this instance."""
-        for nurse_id in list(self.connections):
-            await self.notify(nurse_id, message)
+        await self._send_all([c for group in list(self.connections.values()) for c in group], message)
 
     async def notify(self, nurse_id: str, message: dict[str, Any]) -> None:
         """A notice for her desktops on this instance (desktop/notices.py brings those from elsewhere)."""
-        for conn in list(self.connections.get(nurse_id, ())):
+        await self._send_all(list(self.connections.get(nurse_id, ())), message)
+
+    async def _send_all(self, conns: list[Connection], message: dict[str, Any]) -> None:
+        """To every socket at once, each given a few seconds: one stuck browser does not hold up the others
+        (the relay hands notices over one after the other)."""
+
+        async def one(conn: Connection) -> None:
             try:
-                await conn.send(message)
-            except Exception as exc:  # a closing socket must not stop the others
-                log.warning("nurse=%s notice %s not sent: %s", nurse_id, message.get("type"), exc)
+                await asyncio.wait_for(conn.send(message), NOTICE_SEND_SECONDS)
+            except Exception as exc:  # a closing or stuck socket must not stop the others
+                log.warning("nurse=%s notice %s not sent: %s", conn.nurse_id, message.get("type"),
+                            exc or type(exc).__name__)
+
+        await asyncio.gather(*(one(c) for c in conns))
 
     # -- queues ----------------------------------------------------------------------------------------
 

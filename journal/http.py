@@ -368,6 +368,9 @@ async def save_note(request: web.Request) -> web.StreamResponse:
     return await _guarded(request, work)
 
 
+TELL_TABS_SECONDS = 1.0
+
+
 async def _tell_her_tabs(request: web.Request, principal: Principal, note: dict[str, Any]) -> None:
     """Her other desktop tabs (on any instance) hear that the note moved on, so they show it without waiting for
     their own next save (desktop notices: at most once — a tab that misses it merges on its next save as
@@ -378,14 +381,18 @@ async def _tell_her_tabs(request: web.Request, principal: Principal, note: dict[
     def endpoint_of(s: Session) -> str | None:
         return s.exec(select(Nurse.endpoint).where(Nurse.user_id == principal.user_id)).first()
 
-    try:
+    async def tell() -> None:
         endpoint = await _run(request, endpoint_of)
         if endpoint is not None:
             await notify_nurse(request.app, endpoint, {
                 "type": "journal_note", "note_id": note["id"], "revision": note["revision"], "status": note["status"],
                 "amends_note_id": note.get("amends_note_id")})
+
+    try:
+        # Her save does not wait on a hanging Redis: the note is saved, the notice is a courtesy.
+        await asyncio.wait_for(tell(), TELL_TABS_SECONDS)
     except Exception as exc:  # the save stands; a tab that missed the notice catches up on its next save
-        log.warning("note %s: other tabs not told: %s", note.get("id"), exc)
+        log.warning("note %s: other tabs not told: %s", note.get("id"), exc or type(exc).__name__)
 
 
 async def _conflict(request: web.Request, exc: Refusal, note_id: str, principal: Principal,

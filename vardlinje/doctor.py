@@ -19,7 +19,7 @@ from telephony.prompts import missing_tools
 
 from .migrate import is_current
 from .runner import state_file
-from .settings import Settings
+from .settings import IceServer, Settings
 
 
 @dataclass
@@ -120,10 +120,19 @@ async def check_media(settings: Settings) -> list[Check]:
         checks.append(Check("Photo disk space", free >= MIN_FREE_BYTES, f"{free / 1024**3:.1f} GiB free",
                             "free disk space, or set media.image_dir elsewhere", optional=True))
     servers = settings.softphone.ice_servers
-    turn = any(u.startswith(("turn:", "turns:")) for s in servers for u in s.urls)
-    ice = Check("STUN/TURN", turn, f"{len(servers)} ICE server(s), TURN: {'yes' if turn else 'no'}",
-                "video with callers on mobile networks needs TURN: softphone.ice_servers (coturn, "
-                "docs/escalation.md)", optional=True)
+
+    def turn(server: IceServer) -> bool:
+        return any(u.startswith(("turn:", "turns:")) for u in server.urls)
+
+    # Callers get TURN only with credentials minted from a shared secret; a fixed account serves nurses only.
+    minted = any(turn(s) and s.secret.get_secret_value() for s in servers)
+    fixed = any(turn(s) and not s.secret.get_secret_value() for s in servers)
+    detail = f"{len(servers)} ICE server(s), TURN for callers: {'yes' if minted else 'no'}"
+    if fixed:
+        detail += ", a fixed TURN account (nurses only)"
+    ice = Check("STUN/TURN", minted, detail, "video with callers on mobile networks needs TURN with coturn's "
+                "static-auth-secret as the server's `secret` in softphone.ice_servers (docs/escalation.md)",
+                optional=True)
     return [*checks, ice]
 
 

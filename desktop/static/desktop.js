@@ -520,7 +520,8 @@ function connect() {
     ui.wsDelay = 1;
     ui.wsWarning = false;
     renderPhone();
-    media.refresh(); // notices are at most once: the list is the truth
+    media.refresh(); // notices are at most once: the lists are the truth
+    journal.resync();
     ping = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify({ type: "ping" })), 5000);
   });
   ws.addEventListener("message", (e) => {
@@ -533,7 +534,10 @@ function connect() {
       renderCall();
     } else if (message.type === "queues") renderQueues(message.queues);
     else if (message.type === "media_image" || message.type === "media_link_opened") media.message(message);
-    else if (message.type === "notices_resumed") media.refresh(); // the server may have missed a notice
+    else if (message.type === "notices_resumed") { // the server may have missed a notice
+      media.refresh();
+      journal.resync();
+    }
     else if (message.type === "journal_note") journal.noteSaved(message);
     else if (message.type === "session_ended") {
       ui.sessionEnded = true;

@@ -146,6 +146,8 @@ class NoteEditor {
     this.held = new Set(); // fields the server refused (a bad patient id): not sent until she edits them
     this.blocked = ""; // a refusal that sending the same again would repeat: wait for her next edit
     this.stopped = false;
+    this.signing = false; // her sign request is out: the notice of her own signature is not "elsewhere"
+    this.sends = 0; // saves sent so far: a read that a save overtook is dropped
     this.statusKind = "saved";
     this.note = note;
     this.revision = note.revision;
@@ -203,6 +205,7 @@ class NoteEditor {
   }
 
   async send(changes) {
+    this.sends += 1;
     this.setStatus("saving");
     try {
       const note = await env.api("PATCH", `/api/v1/journal/notes/${encodeURIComponent(this.id)}`,
@@ -220,6 +223,8 @@ class NoteEditor {
   // meanwhile keeps her text, still to be sent.
   adopt(note, sent) {
     if (this.stopped) return; // retired: the form shows another note now
+    // An older note than the tab holds (a read that was overtaken by a save): never a step back.
+    if (note.revision < this.revision) return;
     const before = this.saved;
     this.note = note;
     this.revision = note.revision;
@@ -276,8 +281,10 @@ class NoteEditor {
 
   // The note as the server has it now (after a refusal that carried no note).
   async refresh() {
+    const sends = this.sends;
     const note = await env.api("GET", `/api/v1/journal/notes/${encodeURIComponent(this.id)}`);
-    this.adopt(note, {});
+    // A save sent meanwhile answers with a newer note (hers included): this read is older news.
+    if (sends === this.sends && !this.inflight) this.adopt(note, {});
     return note;
   }
 
@@ -348,6 +355,7 @@ class NoteEditor {
       show(this.view.problems, t("journal.unsaved"));
       return;
     }
+    this.signing = true;
     try {
       const note = await env.api("POST", `/api/v1/journal/notes/${encodeURIComponent(this.id)}/sign`,
         { revision: this.revision });
@@ -368,6 +376,8 @@ class NoteEditor {
       } else {
         show(this.view.problems, inLanguage(err.message));
       }
+    } finally {
+      this.signing = false;
     }
   }
 
@@ -586,8 +596,10 @@ function renderSigned() {
 
 // The note was signed elsewhere (another tab): show it as signed, with its amendments.
 async function reloadSigned(notice) {
+  const seq = state.seq;
   try {
     const note = await env.api("GET", `/api/v1/journal/notes/${encodeURIComponent(state.note.id)}`);
+    if (seq !== state.seq) return; // she is on the next call's note by now
     state.note = note;
     env.onNote(note);
     state.amendments = note.amendments || [];
@@ -812,7 +824,8 @@ export function follow(callId, presenceState) {
  *  editor's merge); a notice for a revision this tab already has — its own save — changes nothing. */
 export function noteSaved(m) {
   for (const editor of [state.editor, state.amendment]) {
-    if (!editor || editor.stopped || editor.id !== m.note_id || m.revision <= editor.revision) continue;
+    if (!editor || editor.id !== m.note_id) continue;
+    if (editor.stopped || editor.signing || m.revision <= editor.revision) return; // hers, or known already
     if (m.status === "signed") {
       editor.stop();
       editor.view.onSignedElsewhere?.();
@@ -825,6 +838,13 @@ export function noteSaved(m) {
   const note = state.note;
   if (m.status === "signed" && note && note.status === "signed" && m.amends_note_id === note.id
       && !state.amendments.some((a) => a.id === m.note_id)) reloadSigned("");
+}
+
+/** The desktop socket (re)connected, or the server subscribed again: a notice may have been missed. */
+export function resync() {
+  for (const editor of [state.editor, state.amendment]) {
+    if (editor && !editor.stopped && !editor.inflight && !editor.signing) editor.refresh().catch(() => {});
+  }
 }
 
 /** The note the panel shows ({id, call_id, status, …}), or null: the photo panel attaches images to it. */

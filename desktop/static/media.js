@@ -128,12 +128,14 @@ function renderImages() {
         className: "attached", textContent: note && image.attached_note_id === note.id ? t("media.attached") : t("media.attachedother"),
       }));
     } else {
-      const attach = Object.assign(document.createElement("button"), {
-        type: "button", className: "attach", textContent: t("media.attach"), disabled: !writable,
-        title: writable ? "" : t("media.nodraft"),
-      });
-      attach.addEventListener("click", () => attachImage(image, attach));
-      box.replaceChildren(attach);
+      // The same button across renders: her keyboard focus stays on it while her note autosaves.
+      let attach = box.querySelector("button.attach");
+      if (!attach) {
+        attach = Object.assign(document.createElement("button"), { type: "button", className: "attach" });
+        attach.addEventListener("click", () => attachImage(image, attach));
+        box.replaceChildren(attach);
+      }
+      Object.assign(attach, { textContent: t("media.attach"), disabled: !writable, title: writable ? "" : t("media.nodraft") });
     }
     return item;
   });
@@ -259,7 +261,10 @@ function renderControls() {
 /** The call she is on or wrapping up, or null (the panel keeps the last call's photos until the next call). */
 export function follow(callId, live) {
   if (callId && callId !== state.callId) {
-    if (state.room && !state.room.over) state.room.end();
+    if (state.room && !state.room.over) {
+      state.room.end(); // the caller's page hears it (when the socket is up) …
+      state.room.finish("ended", "nurse"); // … and her camera is off at once: a new call is starting
+    }
     state.room = null;
     state.callId = callId;
     state.images = [];

@@ -122,10 +122,18 @@ async function switchCamera() {
   let fresh = null;
   try {
     fresh = (await camera(next)).getVideoTracks()[0];
+    if (over || !stream) {  // the video ended while the camera opened: the light must go off
+      fresh.stop();
+      return;
+    }
     facing = next;
   } catch (err) {
     try {
       fresh = (await camera(facing)).getVideoTracks()[0];
+      if (over || !stream) {
+        fresh.stop();
+        return;
+      }
     } catch (err2) {
       // No camera at all now: the connection itself lives on (the nurse still hears the phone), so only
       // the line says so; the state stays what it is.
@@ -382,14 +390,11 @@ function finish(state, textKey) {
 
 function end() {
   buttons.end.disabled = true;
-  if (ws && ws.readyState === WebSocket.OPEN) {
-    send({ type: "end" });
-    setTimeout(() => { if (!over) finish("ended", "ended_caller"); }, END_GRACE_MS);
-  } else {
-    // The socket is reconnecting: the end goes out when it is back (hello), so the nurse's side ends too.
-    endWanted = true;
-    setTimeout(() => { if (!over) finish("ended", "ended_caller"); }, END_AWAY_MS);
-  }
+  // Sent now, and again on a reconnect's hello (the socket may drop right after), so the nurse's side ends too.
+  endWanted = true;
+  const open = ws && ws.readyState === WebSocket.OPEN;
+  if (open) send({ type: "end" });
+  setTimeout(() => { if (!over) finish("ended", "ended_caller"); }, open ? END_GRACE_MS : END_AWAY_MS);
 }
 
 buttons.start.addEventListener("click", start);

@@ -48,12 +48,10 @@ export class VideoRoom extends EventTarget {
   /** She ends the video: the server tells both sides and closes the room. */
   end() {
     if (this.over) return;
-    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
-      this.send({ type: "end" });
-      return;
-    }
-    // The socket is away (a network blip, a deploy): the end goes out when it is back.
+    // Whatever happens to the socket now, the room does not come back to life: a reconnect sends the end
+    // again (hello), and without an answer her camera goes off after a while all the same.
     this.ending = true;
+    this.send({ type: "end" });
     setTimeout(() => this.finish("ended", "nurse"), END_WAIT_MS);
   }
 

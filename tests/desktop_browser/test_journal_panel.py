@@ -466,3 +466,51 @@ async def test_another_tabs_save_appears_without_typing(chromium: Any, rig: Rig)
     await value_is(page, "#j-text", "Feber sedan i går.")
     assert problems == []
     await context.close()
+
+
+async def test_a_late_read_never_takes_back_a_newer_save(chromium: Any, rig: Rig) -> None:
+    """Tab B reads the note after tab A's notice, but the answer reaches it late; meanwhile B saves her own
+    text (a newer revision). The late, older note must not take her text back out of the field."""
+    problems: list[str] = []
+    context = await chromium.new_context(base_url=rig.origin)
+    page = await open_desktop(context, rig, problems, log_in=True)
+    await page.click("#presence-actions [data-event=login]")
+    await presence_is(page, "paused")
+    await page.click("#presence-actions [data-event=ready]")
+    await presence_is(page, "ready")
+    call_id = rig.new_call()
+    await rig.offer(call_id)
+    await presence_is(page, "offered")
+    await rig.answer(call_id)
+    await presence_is(page, "on_call")
+    await text_is(page, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+    [note] = rig.notes(call_id)
+    other = await open_desktop(context, rig, problems, log_in=False)
+    await text_is(other, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+
+    read = asyncio.Event()
+    delivered = asyncio.Event()
+
+    async def late_read(route: Any) -> None:
+        if route.request.method != "GET":
+            await route.continue_()
+            return
+        response = await route.fetch()  # the server answers now …
+        read.set()
+        await asyncio.sleep(2.5)  # … and the answer reaches the tab late
+        await route.fulfill(response=response)
+        delivered.set()
+
+    await other.route(f"**/api/v1/journal/notes/{note.id}", late_read)
+    await page.fill("#j-advice", "Vila.")
+    await page.click("#j-caller_name")  # saved at once: tab B hears of it and reads the note
+    await asyncio.wait_for(read.wait(), 10)
+    await other.fill("#j-text", "Mitt viktiga.")
+    await other.click("#j-patient_name")  # tab B's own save overtakes its read
+    await server_note(page, note.id, lambda n: n["content"]["text"] == "Mitt viktiga.")
+    await asyncio.wait_for(delivered.wait(), 10)
+    await other.wait_for_timeout(300)
+    assert await other.input_value("#j-text") == "Mitt viktiga."
+    await text_is(other, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$")
+    assert problems == []
+    await context.close()
