@@ -428,13 +428,8 @@ async def test_phases_and_the_journal_note_through_a_call(chromium: Any, rig: Ri
     await context.close()
 
 
-async def test_another_tabs_save_appears_without_typing(chromium: Any, rig: Rig) -> None:
-    """Two tabs of Nora's on the same note: what one saves appears in the other without the other saving
-    (the desktop socket's `journal_note` notice), while the other's own unsent typing in another field stays
-    and is saved on top."""
-    problems: list[str] = []
-    context = await chromium.new_context(base_url=rig.origin)
-    page = await open_desktop(context, rig, problems, log_in=True)
+async def on_a_call(page: Any, rig: Rig) -> str:
+    """Nora ready, a call offered and answered: her note opens by itself."""
     await page.click("#presence-actions [data-event=login]")
     await presence_is(page, "paused")
     await page.click("#presence-actions [data-event=ready]")
@@ -445,9 +440,26 @@ async def test_another_tabs_save_appears_without_typing(chromium: Any, rig: Rig)
     await rig.answer(call_id)
     await presence_is(page, "on_call")
     await text_is(page, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+    return call_id
+
+
+async def two_tabs_on_a_call(context: Any, rig: Rig, problems: list[str]) -> tuple[Any, Any, JournalNote]:
+    """Nora on a call in one tab, a second tab of hers open on the same note."""
+    page = await open_desktop(context, rig, problems, log_in=True)
+    call_id = await on_a_call(page, rig)
     [note] = rig.notes(call_id)
     other = await open_desktop(context, rig, problems, log_in=False)
     await text_is(other, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+    return page, other, note
+
+
+async def test_another_tabs_save_appears_without_typing(chromium: Any, rig: Rig) -> None:
+    """Two tabs of Nora's on the same note: what one saves appears in the other without the other saving
+    (the desktop socket's `journal_note` notice), while the other's own unsent typing in another field stays
+    and is saved on top."""
+    problems: list[str] = []
+    context = await chromium.new_context(base_url=rig.origin)
+    page, other, note = await two_tabs_on_a_call(context, rig, problems)
 
     # The first tab saves; the second shows it without a keystroke of its own.
     await page.fill("#j-advice", "Vila och drick mycket.")
@@ -473,20 +485,7 @@ async def test_a_late_read_never_takes_back_a_newer_save(chromium: Any, rig: Rig
     text (a newer revision). The late, older note must not take her text back out of the field."""
     problems: list[str] = []
     context = await chromium.new_context(base_url=rig.origin)
-    page = await open_desktop(context, rig, problems, log_in=True)
-    await page.click("#presence-actions [data-event=login]")
-    await presence_is(page, "paused")
-    await page.click("#presence-actions [data-event=ready]")
-    await presence_is(page, "ready")
-    call_id = rig.new_call()
-    await rig.offer(call_id)
-    await presence_is(page, "offered")
-    await rig.answer(call_id)
-    await presence_is(page, "on_call")
-    await text_is(page, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
-    [note] = rig.notes(call_id)
-    other = await open_desktop(context, rig, problems, log_in=False)
-    await text_is(other, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
+    page, other, note = await two_tabs_on_a_call(context, rig, problems)
 
     read = asyncio.Event()
     delivered = asyncio.Event()

@@ -23,6 +23,7 @@ from ..webrtc.test_http import gps_photo
 from .test_journal_panel import (  # noqa: F401
     Rig,
     desk_phone_rig,
+    on_a_call,
     open_desktop,
     presence_is,
     server_note,
@@ -48,21 +49,6 @@ def outbox_link(rig: Rig) -> str:
     match = LINK.search(bodies[-1])
     assert match is not None, bodies[-1]
     return match.group(1)
-
-
-async def on_a_call(page: Any, rig: Rig) -> str:
-    """Nora ready, a call offered and answered: her note opens by itself."""
-    await page.click("#presence-actions [data-event=login]")
-    await presence_is(page, "paused")
-    await page.click("#presence-actions [data-event=ready]")
-    await presence_is(page, "ready")
-    call_id = rig.new_call()
-    await rig.offer(call_id)
-    await presence_is(page, "offered")
-    await rig.answer(call_id)
-    await presence_is(page, "on_call")
-    await text_is(page, "#journal-status", r"^Sparat \d\d:\d\d:\d\d$", timeout=15)
-    return call_id
 
 
 async def test_a_photo_arrives_live_sanitized_and_is_attached_to_the_note(chromium: Any, media_rig: Rig,
